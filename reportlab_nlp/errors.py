@@ -1,0 +1,75 @@
+"""One catalogue of the errors reportlab-nlp raises for a user's mistake.
+
+Every message says what was wrong, where (file, row, column, entry), what was
+expected and what was found. The command line turns these into a message on
+standard error and exit status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class ReportlabError(Exception):
+    """Base class of every error a user's input can cause."""
+
+    exit_code = 2
+
+
+class RulesError(ReportlabError):
+    """A rules file (built-in or ``--rules``) is malformed."""
+
+    def __init__(self, path: str, entry: str, problem: str) -> None:
+        self.path = path
+        self.entry = entry
+        self.problem = problem
+        where = f"{path}: {entry}" if entry else path
+        super().__init__(f"invalid rules file {where}: {problem}")
+
+
+class InputError(ReportlabError):
+    """An input file cannot be read as reports."""
+
+
+class ColumnNotFoundError(InputError):
+    """A named column is missing from a table."""
+
+    def __init__(self, path: str, kind: str, column: str, columns: Iterable[str]) -> None:
+        self.column = column
+        listed = ", ".join(repr(c) for c in columns) or "(none)"
+        super().__init__(f"{kind} column {column!r} not found in {path}; columns are: {listed}")
+
+
+class EncodingError(InputError):
+    """Bytes that are not valid UTF-8."""
+
+    def __init__(self, path: str, offset: int, detail: str) -> None:
+        self.offset = offset
+        super().__init__(
+            f"{path}: invalid UTF-8 at byte offset {offset} ({detail}); "
+            "fix the file or pass --encoding-errors replace"
+        )
+
+
+class DuplicateIdError(InputError):
+    """The same report id occurs more than once."""
+
+    def __init__(self, path: str, ids: list[str], count: int) -> None:
+        self.ids = ids
+        shown = ", ".join(repr(i) for i in ids[:5])
+        more = f" and {count - 5} more" if count > 5 else ""
+        super().__init__(
+            f"{path}: duplicate report ids: {shown}{more} ({count} in all); "
+            "ids must be unique, or pass --allow-duplicate-ids"
+        )
+
+
+class SchemeError(ReportlabError):
+    """An unknown label scheme was asked for."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        super().__init__(f"unknown scheme {name!r}; known schemes are: {', '.join(sorted(known))}")
+
+
+class OutputError(ReportlabError):
+    """An output path cannot be written."""

@@ -1,0 +1,324 @@
+"""Readers: CSV/TSV, JSONL, a folder of ``.txt`` files, or one report on standard input.
+
+Readers stream: :meth:`ReportSource.reports` yields one :class:`Report` at a
+time and never holds the corpus. :meth:`ReportSource.check` makes one cheap
+pass first (columns, encoding, ids), so that a bad input fails before any
+output is written.
+
+When several text columns are given, a report's text is built as
+``"FINDINGS:\\n<findings>\\n\\nIMPRESSION:\\n<impression>"`` (headers named after the
+columns) and offsets index that text; :meth:`ReportSource.fields` tells where
+each column's text starts in it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import ColumnNotFoundError, DuplicateIdError, EncodingError, InputError
+from ..types import Report
+
+DEFAULT_ID_COLUMNS = ("report_id", "id", "uid", "study_id", "accession_number")
+DEFAULT_TEXT_COLUMNS = ("text", "report", "report_text", "body")
+
+csv.field_size_limit(2**31 - 1)
+
+
+def first_bad_utf8(path: str | Path) -> tuple[int, str] | None:
+    """Byte offset and reason of the first invalid UTF-8 sequence in a file, or None."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    offset = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                pending = len(decoder.getstate()[0]) if e.start == 0 else 0
+                return offset + e.start - pending, e.reason
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as e:
+            return offset - (e.end - e.start), e.reason
+    return None
+
+
+def _bad_bytes(data: bytes) -> tuple[int, str] | None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start, e.reason
+    return None
+
+
+def join_fields(fields: Sequence[tuple[str, str]]) -> tuple[str, list[tuple[str, int, int]]]:
+    """Join (column, text) pairs into one report text with a header per column.
+
+    Returns the text and, per column, where its own text lies in it.
+    """
+    parts: list[str] = []
+    spans: list[tuple[str, int, int]] = []
+    pos = 0
+    for name, value in fields:
+        header = f"{name.replace('_', ' ').strip().upper()}:\n"
+        if parts:
+            parts.append("\n\n")
+            pos += 2
+        parts.append(header)
+        pos += len(header)
+        parts.append(value)
+        spans.append((name, pos, pos + len(value)))
+        pos += len(value)
+    return "".join(parts), spans
+
+
+@dataclass
+class ReportSource:
+    """Where reports come from, and how to read them.
+
+    Parameters
+    ----------
+    path
+        A CSV/TSV file, a JSONL file, a folder of ``.txt`` files, or ``-``.
+    id_col, text_cols
+        Column (or JSON key) names; defaults are looked up among common names.
+    encoding_errors
+        ``strict`` (invalid UTF-8 is an error) or ``replace``.
+    allow_duplicate_ids
+        Accept repeated ids instead of failing.
+    """
+
+    path: str
+    id_col: str | None = None
+    text_cols: Sequence[str] = ()
+    encoding_errors: str = "strict"
+    allow_duplicate_ids: bool = False
+    stdin: IO[bytes] | None = None
+    count: int = 0
+    _stdin_text: str | None = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> str:
+        if self.path == "-":
+            return "stdin"
+        p = Path(self.path)
+        if p.is_dir():
+            return "folder"
+        suffix = p.suffix.lower()
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            return "jsonl"
+        if suffix in (".tsv", ".tab"):
+            return "tsv"
+        return "csv"
+
+    # -- first pass ------------------------------------------------------------
+    def check(self) -> int:
+        """Validate the input without labeling; returns the number of reports.
+
+        Raises
+        ------
+        InputError
+            Missing file or column, invalid UTF-8, duplicate or empty ids, bad JSON.
+        """
+        kind = self.kind
+        if kind != "stdin" and not Path(self.path).exists():
+            raise InputError(f"{self.path}: no such file or folder")
+        if kind in ("csv", "tsv", "jsonl") and self.encoding_errors == "strict":
+            bad = first_bad_utf8(self.path)
+            if bad is not None:
+                raise EncodingError(self.path, bad[0], bad[1])
+        seen: set[str] = set()
+        dups: list[str] = []
+        n_dups = 0
+        n = 0
+        for report_id, _, _ in self._records(texts=False):
+            n += 1
+            if report_id in seen:
+                n_dups += 1
+                if report_id not in dups:
+                    dups.append(report_id)
+            seen.add(report_id)
+        if n_dups and not self.allow_duplicate_ids:
+            raise DuplicateIdError(self.path, dups, len(dups))
+        self.count = n
+        return n
+
+    # -- second pass -----------------------------------------------------------
+    def reports(self) -> Iterator[Report]:
+        """Yield the reports, one at a time, in file order."""
+        for report_id, text, fields in self._records(texts=True):
+            yield Report(report_id, text, fields)
+
+    # -- implementation --------------------------------------------------------
+    def _open_text(self) -> IO[str]:
+        return open(self.path, encoding="utf-8-sig", errors=self.encoding_errors, newline="")
+
+    def _records(self, *, texts: bool) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
+        kind = self.kind
+        if kind in ("csv", "tsv"):
+            yield from self._csv_records(texts=texts, delimiter="\t" if kind == "tsv" else None)
+        elif kind == "jsonl":
+            yield from self._jsonl_records(texts=texts)
+        elif kind == "folder":
+            yield from self._folder_records(texts=texts)
+        else:
+            yield from self._stdin_records()
+
+    def _pick(self, columns: Sequence[str]) -> tuple[str, list[str]]:
+        where = self.path
+        if self.id_col is not None:
+            if self.id_col not in columns:
+                raise ColumnNotFoundError(where, "id", self.id_col, columns)
+            id_col = self.id_col
+        else:
+            found = [c for c in DEFAULT_ID_COLUMNS if c in columns]
+            if not found:
+                raise ColumnNotFoundError(where, "id", DEFAULT_ID_COLUMNS[0], columns)
+            id_col = found[0]
+        if self.text_cols:
+            for c in self.text_cols:
+                if c not in columns:
+                    raise ColumnNotFoundError(where, "text", c, columns)
+            text_cols = list(self.text_cols)
+        else:
+            found = [c for c in DEFAULT_TEXT_COLUMNS if c in columns]
+            if not found:
+                raise ColumnNotFoundError(where, "text", DEFAULT_TEXT_COLUMNS[0], columns)
+            text_cols = [found[0]]
+        return id_col, text_cols
+
+    def _text(
+        self, row: dict[str, Any], text_cols: list[str], where: str
+    ) -> tuple[str, tuple[tuple[str, int, int], ...]]:
+        values = []
+        for c in text_cols:
+            v = row.get(c)
+            if v is None:
+                v = ""
+            if not isinstance(v, str):
+                raise InputError(f"{where}: field {c!r} must be text, got {type(v).__name__}")
+            values.append(v)
+        if len(text_cols) == 1:
+            return values[0], ()
+        text, spans = join_fields(list(zip(text_cols, values, strict=True)))
+        return text, tuple(spans)
+
+    def _csv_records(self, *, texts: bool, delimiter: str | None) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
+        try:
+            f = self._open_text()
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot open: {e.strerror}") from e
+        with f:
+            sample = f.read(65536)
+            f.seek(0)
+            if delimiter is None:
+                delimiter = "\t" if sample.split("\n", 1)[0].count("\t") > sample.split("\n", 1)[0].count(",") else ","
+            reader = csv.reader(f, delimiter=delimiter)
+            try:
+                header = next(reader)
+            except StopIteration:
+                raise InputError(f"{self.path}: the file is empty (expected a header row)") from None
+            except csv.Error as e:
+                raise InputError(f"{self.path}: line 1: not a readable CSV header ({e})") from e
+            header = [h.strip() for h in header]
+            id_col, text_cols = self._pick(header)
+            index = {h: i for i, h in enumerate(header)}
+            row_no = 1
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as e:
+                    raise InputError(f"{self.path}: line {reader.line_num}: malformed CSV ({e})") from e
+                row_no += 1
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                where = f"{self.path}: row {row_no}"
+                rid = row[index[id_col]].strip() if index[id_col] < len(row) else ""
+                if not rid:
+                    raise InputError(f"{where}: empty id in column {id_col!r}")
+                if not texts:
+                    yield rid, "", ()
+                    continue
+                record = {c: (row[index[c]] if index[c] < len(row) else "") for c in text_cols}
+                yield (rid, *self._text(record, text_cols, where))
+
+    def _jsonl_records(self, *, texts: bool) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
+        try:
+            f = self._open_text()
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot open: {e.strerror}") from e
+        picked: tuple[str, list[str]] | None = None
+        with f:
+            for line_no, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                where = f"{self.path}: line {line_no}"
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from e
+                if not isinstance(obj, dict):
+                    raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+                if picked is None:
+                    picked = self._pick(list(obj))
+                id_col, text_cols = picked
+                if id_col not in obj:
+                    raise ColumnNotFoundError(where, "id", id_col, list(obj))
+                rid = obj[id_col]
+                if rid is None or (isinstance(rid, str) and not rid.strip()) or isinstance(rid, (dict, list)):
+                    raise InputError(f"{where}: empty or non-scalar id in key {id_col!r}: {rid!r}")
+                rid = str(rid).strip()
+                if not texts:
+                    yield rid, "", ()
+                    continue
+                for c in text_cols:
+                    if c not in obj:
+                        raise ColumnNotFoundError(where, "text", c, list(obj))
+                yield (rid, *self._text(obj, text_cols, where))
+
+    def _folder_records(self, *, texts: bool) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
+        files = sorted(p for p in Path(self.path).iterdir() if p.is_file() and p.suffix.lower() == ".txt")
+        if not files:
+            raise InputError(f"{self.path}: no .txt files in this folder")
+        for p in files:
+            if not texts:
+                if self.encoding_errors == "strict":
+                    bad = _bad_bytes(p.read_bytes())
+                    if bad is not None:
+                        raise EncodingError(str(p), bad[0], bad[1])
+                yield p.stem, "", ()
+                continue
+            data = p.read_bytes()
+            text = data.decode("utf-8-sig", errors=self.encoding_errors)
+            yield p.stem, text, ()
+
+    def _stdin_records(self) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
+        if self._stdin_text is None:
+            stream = self.stdin if self.stdin is not None else sys.stdin.buffer
+            data = stream.read()
+            if self.encoding_errors == "strict":
+                bad = _bad_bytes(data[3:] if data.startswith(codecs.BOM_UTF8) else data)
+                if bad is not None:
+                    raise EncodingError("<stdin>", bad[0], bad[1])
+            self._stdin_text = data.decode("utf-8-sig", errors=self.encoding_errors)
+        yield "stdin", self._stdin_text, ()
+
+
+def read_text_arg(value: str, stdin: IO[bytes] | None = None, *, encoding_errors: str = "strict") -> str:
+    """The text of ``explain TEXT``: the argument itself, or standard input for ``-``."""
+    if value != "-":
+        return value
+    src = ReportSource("-", encoding_errors=encoding_errors, stdin=stdin)
+    return next(src.reports()).text
+
+
+__all__ = ["ReportSource", "first_bad_utf8", "join_fields", "read_text_arg"]

@@ -1,0 +1,116 @@
+"""The labeler: rules + pipeline behind ``label(text)`` and ``pipe(texts)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from .errors import SchemeError
+from .pipeline import build_pipeline
+from .pipeline.labels import project
+from .rules import RuleSet, Scheme, load_rules
+from .types import LabelValue, Report, ReportLabels
+
+T = TypeVar("T")
+
+
+class Labeler:
+    """Label radiology reports with the rule pipeline.
+
+    Parameters
+    ----------
+    rules
+        A loaded :class:`~reportlab_nlp.rules.RuleSet` (see :func:`reportlab_nlp.load`).
+    scheme
+        The default output scheme: ``full``, ``chexpert`` or ``chestxray14``.
+
+    Examples
+    --------
+    >>> import reportlab_nlp
+    >>> labeler = reportlab_nlp.load()
+    >>> labeler.label("No pleural effusion. Mild cardiomegaly.").labels["Cardiomegaly"]
+    <LabelValue.POSITIVE: 1>
+    """
+
+    def __init__(self, rules: RuleSet, *, scheme: str = "full") -> None:
+        self.rules = rules
+        self.scheme = self.get_scheme(scheme).name
+        self.nlp = build_pipeline(rules)
+        self.rules_hash = rules.digest()
+
+    @property
+    def labels(self) -> list[str]:
+        """The full label set, in order."""
+        return self.rules.labels
+
+    def get_scheme(self, name: str | None = None) -> Scheme:
+        """Return a scheme by name (default: this labeler's)."""
+        name = name or self.scheme
+        try:
+            return self.rules.schemes[name]
+        except KeyError:
+            raise SchemeError(name, self.rules.schemes) from None
+
+    def columns(self, scheme: str | None = None) -> list[str]:
+        """Output column names of a scheme."""
+        return [c for c, _ in self.get_scheme(scheme).columns]
+
+    def values(self, report: ReportLabels, scheme: str | None = None) -> list[tuple[str, str, LabelValue]]:
+        """(column, label, value) triples of ``report`` under a scheme."""
+        return project(report, self.get_scheme(scheme), self.rules.no_finding_blockers)
+
+    def label(self, text: str, *, id: str = "") -> ReportLabels:  # noqa: A002 - the record's field is "id"
+        """Label one report's text."""
+        doc = self.nlp(text)
+        result: ReportLabels = doc._.rl_labels
+        return _with_id(result, id)
+
+    def pipe(self, texts: Iterable[str | Report], *, batch_size: int = 64) -> Iterator[ReportLabels]:
+        """Label many reports lazily, in order. Items are texts or :class:`Report` s."""
+        for result, _ in self.pipe_with(((t, None) for t in texts), batch_size=batch_size):
+            yield result
+
+    def pipe_with(
+        self, items: Iterable[tuple[str | Report, T]], *, batch_size: int = 64
+    ) -> Iterator[tuple[ReportLabels, T]]:
+        """Like :meth:`pipe` for ``(text or Report, context)`` pairs; yields ``(labels, context)``."""
+        ids: list[tuple[str, T]] = []
+
+        def texts() -> Iterator[str]:
+            for n, (item, context) in enumerate(items):
+                if isinstance(item, Report):
+                    ids.append((item.id, context))
+                    yield item.text
+                else:
+                    ids.append((str(n), context))
+                    yield item
+
+        for i, doc in enumerate(self.nlp.pipe(texts(), batch_size=batch_size)):
+            report_id, context = ids[i]
+            ids[i] = ("", context)  # let go of what is done
+            yield _with_id(doc._.rl_labels, report_id), context
+
+
+def _with_id(report: ReportLabels, id: str) -> ReportLabels:  # noqa: A002
+    return ReportLabels(id, report.labels, report.evidence, report.warnings, report.sections)
+
+
+def load(rules: Sequence[str | Path] | str | Path | None = None, *, scheme: str = "full") -> Labeler:
+    """Build a rule labeler.
+
+    Parameters
+    ----------
+    rules
+        Paths of user rules files applied over the built-in rules (``--rules``).
+    scheme
+        Default output scheme.
+    """
+    extra: Sequence[str | Path]
+    if rules is None:
+        extra = ()
+    elif isinstance(rules, str | Path):
+        extra = (rules,)
+    else:
+        extra = tuple(rules)
+    return Labeler(load_rules(extra), scheme=scheme)

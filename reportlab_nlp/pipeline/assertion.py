@@ -1,0 +1,152 @@
+"""Stage 4: assertion. Decides whether each mention is present, negated,
+uncertain, historical or hypothetical, from the cues in ``rules/cues.yaml``.
+
+ConText-style: a cue reaches forward, backward, both ways or over its whole
+sentence, up to a terminator ("but", "however", ";", ...) or the end of its
+sentence, and at most ``window`` words. Overlapping cues: the longer wins
+(pseudo cues such as "no change" hide the "no" inside them). When several cues
+reach a mention: a sentence-wide cue wins, then the nearest strong cue, then
+the nearest weak one ("or" between alternatives yields to "no A or B").
+Mentions whose wording fixes their state ("heart size is normal") keep it.
+
+Sets ``doc._.rl_asserted``: a list of :class:`~reportlab_nlp.types.Mention`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from spacy.tokens import Doc
+
+from ..rules import CueRule, RuleSet
+from ..types import Assertion, Mention
+from .matching import TriggerIndex, leftmost_longest, lower_same_length
+from .mentions import Candidate
+
+NAME = "rl_assertion"
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['\-][A-Za-z0-9]+)*")
+_CATEGORY = {
+    "negated": Assertion.NEGATED,
+    "uncertain": Assertion.UNCERTAIN,
+    "historical": Assertion.HISTORICAL,
+    "hypothetical": Assertion.HYPOTHETICAL,
+}
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A cue found in a sentence."""
+
+    start: int
+    end: int
+    category: str
+    direction: str
+    window: int
+    weak: bool
+
+
+class AssertionDetector:
+    """spaCy component: assert each candidate mention from the cues around it."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.cue_index: TriggerIndex[CueRule] = TriggerIndex([(c.regex, c) for c in rules.cues])
+        self.term_regex = re.compile("|".join(f"(?:{t})" for t in rules.terminators) or r"(?!x)x", re.IGNORECASE)
+
+    def cues_in(self, text: str, low: str, start: int, end: int) -> list[Cue]:
+        """Cues in ``text[start:end]``: overlapping cues resolved leftmost-longest, then
+        pseudo cues dropped (they only hide what they overlap)."""
+        found = []
+        for hit in leftmost_longest(self.cue_index.find(text, low, start, end)):
+            rule = hit.payload
+            if rule.category == "pseudo":
+                continue
+            s, e = hit.start, hit.end
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
+            found.append(Cue(s, e, rule.category, rule.direction, rule.window, rule.weak))
+        return found
+
+    def terminators_in(self, text: str, start: int, end: int) -> list[int]:
+        return [m.start() for m in self.term_regex.finditer(text, start, end)]
+
+    @staticmethod
+    def _reaches(cue: Cue, c: Candidate, text: str, terms: list[int]) -> int | None:
+        """Distance in characters from ``cue`` to ``c`` if the cue's scope reaches it, else None."""
+        if cue.direction == "sentence":
+            return 0
+        if cue.start >= c.start and cue.end <= c.end:
+            # a cue inside the mention ("heart is not enlarged") reaches it forwards
+            return 0 if cue.direction in ("forward", "both") else None
+        if cue.end <= c.start and cue.direction in ("forward", "both"):
+            gap = (cue.end, c.start)
+        elif c.end <= cue.start and cue.direction in ("backward", "both"):
+            gap = (c.end, cue.start)
+        else:
+            return None
+        if any(gap[0] <= t < gap[1] for t in terms):
+            return None
+        if cue.window and len(_WORD.findall(text, gap[0], gap[1])) >= cue.window:
+            return None
+        return gap[1] - gap[0]
+
+    def assert_one(self, c: Candidate, text: str, cues: list[Cue], terms: list[int]) -> tuple[Assertion, Cue | None]:
+        """Return the assertion of one candidate and the cue that decided it."""
+        if c.state:
+            return Assertion(c.state if c.state != "present" else "present"), None
+        best: tuple[int, int, Cue] | None = None  # (rank, distance, cue)
+        for cue in cues:
+            distance = self._reaches(cue, c, text, terms)
+            if distance is None:
+                continue
+            rank = 0 if cue.direction == "sentence" else (2 if cue.weak else 1)
+            if best is None or (rank, distance) < best[:2]:
+                best = (rank, distance, cue)
+        if best is None:
+            return Assertion.PRESENT, None
+        return _CATEGORY[best[2].category], best[2]
+
+    def run(
+        self, text: str, candidates: list[Candidate], sentences: tuple[tuple[int, int], ...]
+    ) -> list[Mention]:
+        cache: dict[int, tuple[list[Cue], list[int]]] = {}
+        out: list[Mention] = []
+        low = lower_same_length(text) if candidates else text
+        for c in candidates:
+            if c.sentence not in cache:
+                s, e = sentences[c.sentence]
+                cache[c.sentence] = (self.cues_in(text, low, s, e), self.terminators_in(text, s, e))
+            cues, terms = cache[c.sentence]
+            assertion, cue = self.assert_one(c, text, cues, terms)
+            s, e = sentences[c.sentence]
+            if cue is not None:
+                cue_text, cue_start, cue_end = text[cue.start : cue.end], cue.start, cue.end
+            elif c.state:
+                cue_text, cue_start, cue_end = text[c.start : c.end], c.start, c.end
+            else:
+                cue_text, cue_start, cue_end = "", -1, -1
+            out.append(
+                Mention(
+                    label=c.label,
+                    text=text[c.start : c.end],
+                    start=c.start,
+                    end=c.end,
+                    sentence=text[s:e],
+                    sentence_start=s,
+                    sentence_end=e,
+                    section=c.section,
+                    assertion=assertion,
+                    cue=cue_text,
+                    cue_start=cue_start,
+                    cue_end=cue_end,
+                    rule=c.rule,
+                )
+            )
+        return out
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.rl_asserted = self.run(doc._.rl_text, doc._.rl_mentions, doc._.rl_sentences)
+        return doc

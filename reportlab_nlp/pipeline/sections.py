@@ -1,0 +1,86 @@
+"""Stage 1: sections. Finds radiology headers and marks which parts are read.
+
+Sets ``doc._.rl_sections``: a tuple of :class:`~reportlab_nlp.types.Section`
+covering the text in order. Text before the first header is a ``body``
+section (read). Headers come from ``rules/sections.yaml``.
+"""
+
+from __future__ import annotations
+
+from spacy.tokens import Doc
+
+from ..rules import RuleSet, phrase_regex
+from ..types import Section
+from .matching import TriggerIndex, leftmost_longest, lower_same_length
+
+NAME = "rl_sections"
+
+
+class SectionDetector:
+    """spaCy component: split a report into sections by their headers.
+
+    A header is recognised at the start of a line, or after a sentence end on a
+    run-on line, when a colon follows it or it stands alone on its line (the
+    header need not be upper case; the colon or the line end is what marks it).
+    """
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.read = {s.category: s.read for s in rules.sections}
+        entries = [(phrase_regex(h, plural=False), s.category) for s in rules.sections for h in s.headers]
+        self.index: TriggerIndex[str] = TriggerIndex(entries)
+
+    def find(self, text: str) -> tuple[Section, ...]:
+        """Return the sections of ``text`` (pure function of the text)."""
+        sections: list[Section] = []
+        last_end = 0
+        current: tuple[str, str, int, int] | None = None  # category, header, hstart, hend
+        if ":" in text or "\n" in text:
+            low = lower_same_length(text)
+            for hit in leftmost_longest(self.index.find(text, low)):
+                hstart, hend = hit.start, hit.end
+                if hstart < last_end:
+                    continue
+                body_start = self._header_end(text, hstart, hend)
+                if body_start < 0:
+                    continue
+                sections.append(self._make(current, last_end, hstart))
+                current = (hit.payload, text[hstart:hend], hstart, hend)
+                last_end = body_start
+        sections.append(self._make(current, last_end, len(text)))
+        return tuple(s for s in sections if s.end > s.start or s.header)
+
+    @staticmethod
+    def _header_end(text: str, hstart: int, hend: int) -> int:
+        """Where the section body starts if text[hstart:hend] is used as a header here, else -1."""
+        # before: the start of a line (bullets allowed), a sentence end, or white space before CAPITALS
+        i = hstart - 1
+        while i >= 0 and text[i] in " \t*#>-":
+            i -= 1
+        at_line_start = i < 0 or text[i] == "\n"
+        if not at_line_start:
+            if not (text[i] in ".!?" or (text[hstart - 1].isspace() and text[hstart:hend].isupper())):
+                return -1
+        # after: a colon (or " - "), or the end of the line when the header stands alone on it
+        j = hend
+        n = len(text)
+        while j < n and text[j] in " \t":
+            j += 1
+        if j < n and text[j] == ":":
+            return j + 1
+        if j < n and text[j] == "-" and j + 1 < n and text[j + 1] in " \t":
+            return j + 2
+        if at_line_start and (j >= n or text[j] in "\r\n"):
+            return j
+        return -1
+
+    def _make(self, current: tuple[str, str, int, int] | None, start: int, end: int) -> Section:
+        if current is None:
+            return Section("body", start, end, read=True)
+        category, header, hstart, hend = current
+        return Section(category, start, end, header, hstart, hend, read=self.read.get(category, True))
+
+    def __call__(self, doc: Doc) -> Doc:
+        # doc.text is rebuilt from the tokens at each access: keep one copy for every stage
+        doc._.rl_text = doc.text
+        doc._.rl_sections = self.find(doc._.rl_text)
+        return doc

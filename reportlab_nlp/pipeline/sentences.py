@@ -1,0 +1,148 @@
+"""Stage 2: sentences. A fast rule splitter made for radiology reports.
+
+medspaCy's default splitter (PyRuSH) costs most of a pipeline's time; this one
+is a few regular expressions. It splits within each section (never across a
+header) at sentence-final punctuation followed by a capital, digit or list
+marker; at blank lines; at line breaks that end a sentence or start a list
+item; before inline list items (``1. ... 2. ...``); and where a period is
+glued to the next sentence (``apex.There``). It does not split after common
+abbreviations (``Dr.``, ``vs.``, ``e.g.``, ``approx.``), inside decimals
+(``2.5 cm``), or after de-identification marks that stand for a name
+(``Dr. XXXX``).
+
+Sets ``doc._.rl_sentences``: a tuple of ``(start, end)`` character spans, and
+marks ``token.is_sent_start`` so that ``doc.sents`` agrees.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+
+from spacy.tokens import Doc
+
+from ..types import Section
+
+NAME = "rl_sentences"
+
+_ABBREVIATIONS = (
+    "dr",
+    "drs",
+    "mr",
+    "mrs",
+    "ms",
+    "st",
+    "vs",
+    "e.g",
+    "i.e",
+    "eg",
+    "ie",
+    "etc",
+    "approx",
+    "appx",
+    "incl",
+    "cf",
+    "fig",
+    "no",
+    "nos",
+    "resp",
+    "pt",
+    "pts",
+    "hx",
+    "sx",
+    "dx",
+    "ant",
+    "post",
+    "lat",
+    "ap",
+    "pa",
+    "a.m",
+    "p.m",
+    "al",
+    "mt",
+)
+
+# Candidate boundaries: end punctuation + space(s) + something that starts a sentence;
+# a blank line; a line break; an inline list marker; a period glued to a capitalised word.
+_BOUNDARY = re.compile(
+    r"(?P<punct>[.!?]+[\"')\]]*)(?P<space>[ \t]+|[ \t]*\r?\n[ \t\r\n]*)(?=[A-Z0-9\"'(\[*\-\u2022_]|[a-z])"
+    r"|(?P<blank>\r?\n[ \t]*\r?\n\s*)"
+    r"|(?P<newline>\r?\n[ \t]*)"
+    r"|(?<=[a-z]{2})(?P<glued>\.)(?=[A-Z][a-z])"
+)
+_LIST_ITEM = re.compile(r"(?:\d{1,2}|[a-hA-H])[.)]\s+\S|[-*\u2022]\s+\S")
+_INLINE_LIST = re.compile(r"(?<=[\s,;:])(?=(?:\d{1,2})[.)]\s+[A-Za-z])")
+_LAST_WORD = re.compile(r"([A-Za-z][A-Za-z.]*)[.]*$")
+
+
+def _is_abbreviation(before: str) -> bool:
+    m = _LAST_WORD.search(before)
+    if not m:
+        return False
+    word = m.group(1).lower().rstrip(".")
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+class SentenceSplitter:
+    """spaCy component: rule-based sentence boundaries within read sections."""
+
+    def split(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        """Return sentence spans of ``text[start:end]``, white space trimmed."""
+        cuts: list[int] = []
+        segment = text[start:end]
+        for m in _BOUNDARY.finditer(segment):
+            kind = m.lastgroup
+            if kind == "punct" or m.group("punct") is not None:
+                before = segment[: m.start("punct") + 1]
+                punct = m.group("punct")
+                nxt = segment[m.end() : m.end() + 2]
+                if punct.startswith(".") and _is_abbreviation(before[-12:]):
+                    continue
+                if "\n" not in m.group("space") and nxt[:1].islower():
+                    continue
+                cuts.append(m.end())
+            elif m.group("blank") is not None:
+                cuts.append(m.end())
+            elif m.group("newline") is not None:
+                prev = segment[max(0, m.start() - 1) : m.start()]
+                follow = segment[m.end() : m.end() + 4]
+                if prev in (".", "!", "?", ":", ";") or _LIST_ITEM.match(follow) or follow[:1].isupper():
+                    cuts.append(m.end())
+            else:  # glued period
+                cuts.append(m.end())
+        for m in _INLINE_LIST.finditer(segment):
+            cuts.append(m.start())
+        spans: list[tuple[int, int]] = []
+        prev_cut = 0
+        for cut in sorted(set(cuts)):
+            spans.append((prev_cut, cut))
+            prev_cut = cut
+        spans.append((prev_cut, len(segment)))
+        out: list[tuple[int, int]] = []
+        for s, e in spans:
+            piece = segment[s:e]
+            stripped = piece.strip()
+            if not stripped:
+                continue
+            lead = len(piece) - len(piece.lstrip())
+            out.append((start + s + lead, start + s + lead + len(stripped)))
+        return out
+
+    def find(self, text: str, sections: Iterable[Section]) -> tuple[tuple[int, int], ...]:
+        spans: list[tuple[int, int]] = []
+        for section in sections:
+            spans.extend(self.split(text, section.start, section.end))
+        return tuple(spans)
+
+    def __call__(self, doc: Doc) -> Doc:
+        spans = self.find(doc._.rl_text, doc._.rl_sections)
+        doc._.rl_sentences = spans
+        if len(doc):
+            starts = [t.idx for t in doc]
+            doc[0].is_sent_start = True
+            for s, _ in spans:
+                i = bisect.bisect_left(starts, s)
+                if 0 < i < len(doc):
+                    doc[i].is_sent_start = True
+        return doc

@@ -1,0 +1,515 @@
+"""Load and validate the rules data: section headers, finding lexicon, assertion cues, schemes.
+
+The rules are YAML files in this folder (``sections.yaml``, ``findings.yaml``,
+``cues.yaml``, ``schemes.yaml``); this module holds no term lists. A user adds
+or overrides rules with files of the same shape (see the README), passed as
+``load_rules(extra=[path, ...])`` or ``--rules PATH`` on the command line.
+Every file is validated on load: an unknown key, a wrong type, a bad regular
+expression or an unknown label is a :class:`~reportlab_nlp.errors.RulesError`
+naming the file and the entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import srsly
+
+from ..errors import RulesError
+from ..types import Assertion
+
+CUE_CATEGORIES = ("negated", "uncertain", "historical", "hypothetical", "pseudo")
+DIRECTIONS = ("forward", "backward", "both", "sentence")
+STATE_ASSERTIONS = {"present": Assertion.PRESENT, "negated": Assertion.NEGATED, "uncertain": Assertion.UNCERTAIN}
+_MACRO_REF = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+_WORD_CHARS = "A-Za-z0-9"
+
+
+# ---------------------------------------------------------------------------
+# value types
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FindingRule:
+    """One label of the lexicon and the wording that mentions it."""
+
+    label: str
+    definition: str = ""
+    phrases: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    states: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    exclusions: tuple[str, ...] = ()
+    implies: tuple[str, ...] = ()
+    codes: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class CueRule:
+    """An assertion cue: a phrase or pattern, its category and its scope."""
+
+    text: str
+    regex: str
+    category: str
+    direction: str
+    window: int = 0
+    weak: bool = False
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class SectionRule:
+    """A section category, whether it is read, and its header variants."""
+
+    category: str
+    read: bool
+    headers: tuple[str, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """An output scheme: (column name, label) pairs and the No Finding policy."""
+
+    name: str
+    description: str
+    columns: tuple[tuple[str, str], ...]
+    no_finding: str
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Everything the rule pipeline needs, validated."""
+
+    findings: tuple[FindingRule, ...]
+    macros: Mapping[str, str]
+    cues: tuple[CueRule, ...]
+    terminators: tuple[str, ...]
+    sections: tuple[SectionRule, ...]
+    schemes: Mapping[str, Scheme]
+    no_finding_blockers: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    @property
+    def labels(self) -> list[str]:
+        """The full label set, in the order of the ``full`` scheme."""
+        return [label for _, label in self.schemes["full"].columns]
+
+    def finding(self, label: str) -> FindingRule:
+        for rule in self.findings:
+            if rule.label == label:
+                return rule
+        raise KeyError(label)
+
+    def digest(self) -> str:
+        """sha256 of the rules' canonical JSON: the rules hash in provenance."""
+        payload = {
+            "findings": [
+                {
+                    "label": f.label,
+                    "phrases": f.phrases,
+                    "patterns": f.patterns,
+                    "states": {k: list(v) for k, v in sorted(f.states.items())},
+                    "exclusions": f.exclusions,
+                    "implies": f.implies,
+                }
+                for f in self.findings
+            ],
+            "macros": dict(sorted(self.macros.items())),
+            "cues": [[c.regex, c.category, c.direction, c.window, c.weak] for c in self.cues],
+            "terminators": self.terminators,
+            "sections": [[s.category, s.read, s.headers] for s in self.sections],
+            "schemes": {k: [s.columns, s.no_finding] for k, s in sorted(self.schemes.items())},
+            "no_finding_blockers": self.no_finding_blockers,
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# regular expressions from phrases
+# ---------------------------------------------------------------------------
+
+
+def _word_regex(word: str, plural: bool) -> str:
+    parts = [re.escape(p) for p in word.split("-")]
+    body = r"[\s\-]?".join(parts)
+    if plural and word[-1:].isalpha():
+        last = word.lower()
+        if last.endswith("y") and len(last) > 2 and last[-2] not in "aeiou":
+            body = body[:-1] + "(?:y|ies)"
+        elif not last.endswith("s"):
+            body += "(?:s|es)?"
+    return body
+
+
+def phrase_regex(phrase: str, *, plural: bool = True) -> str:
+    """Turn a literal phrase into a case-insensitive, whitespace-tolerant regex.
+
+    Words may be separated by any run of whitespace or hyphens (``air space``
+    matches ``air-space`` and ``airspace``); a word's own hyphen is optional;
+    the last word takes an optional plural; the phrase matches whole words.
+    """
+    words = phrase.split()
+    if not words:
+        raise ValueError("empty phrase")
+    body = r"[\s\-]*".join(
+        _word_regex(w, plural and i == len(words) - 1) for i, w in enumerate(words)
+    )
+    left = f"(?<![{_WORD_CHARS}])" if phrase[0].isalnum() else ""
+    right = f"(?![{_WORD_CHARS}])" if phrase[-1].isalnum() else ""
+    return f"{left}{body}{right}"
+
+
+def expand_macros(pattern: str, macros: Mapping[str, str], *, where: tuple[str, str]) -> str:
+    """Replace ``{NAME}`` by ``(?:macro)``, recursively; unknown names are errors."""
+    for _ in range(10):
+        missing = [m for m in _MACRO_REF.findall(pattern) if m not in macros]
+        if missing:
+            raise RulesError(where[0], where[1], f"unknown macro {{{missing[0]}}} in pattern {pattern!r}")
+        new = _MACRO_REF.sub(lambda m: f"(?:{macros[m.group(1)]})", pattern)
+        if new == pattern:
+            return new
+        pattern = new
+    raise RulesError(where[0], where[1], f"macros nest too deeply in {pattern!r}")
+
+
+def _compile_check(regex: str, where: tuple[str, str], shown: str) -> None:
+    try:
+        re.compile(regex, re.IGNORECASE)
+    except re.error as e:
+        raise RulesError(where[0], where[1], f"bad regular expression {shown!r}: {e}") from e
+
+
+# ---------------------------------------------------------------------------
+# validation helpers
+# ---------------------------------------------------------------------------
+
+
+def _check_keys(data: Mapping[str, Any], allowed: Iterable[str], where: tuple[str, str]) -> None:
+    allowed = set(allowed)
+    unknown = [k for k in data if k not in allowed]
+    if unknown:
+        raise RulesError(
+            where[0], where[1], f"unknown key {unknown[0]!r}; expected one of: {', '.join(sorted(allowed))}"
+        )
+
+
+def _str_list(value: Any, where: tuple[str, str], key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise RulesError(where[0], where[1], f"{key!r} must be a list of non-empty strings, got {value!r}")
+    return tuple(value)
+
+
+def _mapping(value: Any, where: tuple[str, str], what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise RulesError(where[0], where[1], f"{what} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def _read_yaml(path: str, text: str) -> Mapping[str, Any]:
+    try:
+        data = srsly.yaml_loads(text) if not path.endswith(".json") else json.loads(text)
+    except Exception as e:  # yaml and json raise many kinds
+        raise RulesError(path, "", f"cannot parse: {e}") from e
+    if data is None:
+        return {}
+    return _mapping(data, (path, ""), "the file's top level")
+
+
+# ---------------------------------------------------------------------------
+# building
+# ---------------------------------------------------------------------------
+
+_FINDING_KEYS = (
+    "label",
+    "definition",
+    "phrases",
+    "patterns",
+    "states",
+    "exclusions",
+    "implies",
+    "codes",
+    "replace",
+    "remove_phrases",
+)
+_CUE_KEYS = ("phrase", "pattern", "category", "direction", "window", "weak", "remove")
+_SECTION_KEYS = ("category", "read", "headers")
+_TOP_KEYS = ("version", "macros", "findings", "cues", "terminators", "sections", "schemes", "no_finding_blockers")
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.findings: dict[str, dict[str, Any]] = {}
+        self.macros: dict[str, str] = {}
+        self.cues: list[CueRule] = []
+        self.terminators: list[str] = []
+        self.sections: dict[str, SectionRule] = {}
+        self.schemes: dict[str, Scheme] = {}
+        self.blockers: list[str] = []
+        self.sources: list[str] = []
+
+    def add(self, path: str, data: Mapping[str, Any], *, user: bool) -> None:
+        self.sources.append(path)
+        _check_keys(data, _TOP_KEYS, (path, "top level"))
+        macros = _mapping(data.get("macros", {}), (path, "macros"), "'macros'")
+        for name, value in macros.items():
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(name)) or not isinstance(value, str):
+                raise RulesError(path, f"macro {name!r}", "macro names are UPPER_CASE and values are strings")
+            self.macros[str(name)] = value
+        for i, entry in enumerate(self._list(data, "findings", path)):
+            self._add_finding(path, i, entry, user=user)
+        for i, entry in enumerate(self._list(data, "cues", path)):
+            self._add_cue(path, i, entry)
+        for i, term in enumerate(self._list(data, "terminators", path)):
+            if not isinstance(term, str) or not term:
+                raise RulesError(path, f"terminators[{i}]", f"expected a regex string, got {term!r}")
+            _compile_check(term, (path, f"terminators[{i}]"), term)
+            self.terminators.append(term)
+        for i, entry in enumerate(self._list(data, "sections", path)):
+            self._add_section(path, i, entry)
+        if "schemes" in data:
+            for name, spec in _mapping(data["schemes"], (path, "schemes"), "'schemes'").items():
+                self._add_scheme(path, str(name), spec)
+        if "no_finding_blockers" in data:
+            self.blockers = list(_str_list(data["no_finding_blockers"], (path, "no_finding_blockers"), "list"))
+
+    @staticmethod
+    def _list(data: Mapping[str, Any], key: str, path: str) -> list[Any]:
+        value = data.get(key, [])
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise RulesError(path, key, f"{key!r} must be a list, got {type(value).__name__}")
+        return value
+
+    def _add_finding(self, path: str, i: int, entry: Any, *, user: bool) -> None:
+        where = (path, f"findings[{i}]")
+        entry = _mapping(entry, where, "a finding entry")
+        label = entry.get("label")
+        if not isinstance(label, str) or not label.strip():
+            raise RulesError(path, f"findings[{i}]", f"'label' must be a non-empty string, got {label!r}")
+        where = (path, f"finding {label!r}")
+        _check_keys(entry, _FINDING_KEYS, where)
+        states = _mapping(entry.get("states", {}) or {}, where, "'states'")
+        for key in states:
+            if key not in STATE_ASSERTIONS:
+                raise RulesError(
+                    path, f"finding {label!r}", f"unknown state {key!r}; expected one of: {', '.join(STATE_ASSERTIONS)}"
+                )
+        new = {
+            "definition": entry.get("definition", ""),
+            "phrases": list(_str_list(entry.get("phrases"), where, "phrases")),
+            "patterns": list(_str_list(entry.get("patterns"), where, "patterns")),
+            "states": {k: list(_str_list(v, where, f"states.{k}")) for k, v in states.items()},
+            "exclusions": list(_str_list(entry.get("exclusions"), where, "exclusions")),
+            "implies": list(_str_list(entry.get("implies"), where, "implies")),
+            "codes": dict(_mapping(entry.get("codes", {}) or {}, where, "'codes'")),
+            "source": path,
+        }
+        if not isinstance(new["definition"], str):
+            raise RulesError(path, f"finding {label!r}", "'definition' must be a string")
+        old = self.findings.get(label)
+        if old is None or entry.get("replace"):
+            if old is not None:
+                new["definition"] = new["definition"] or old["definition"]
+                new["codes"] = new["codes"] or old["codes"]
+            self.findings[label] = new
+            return
+        # extend an existing label
+        for key in ("phrases", "patterns", "exclusions", "implies"):
+            old[key].extend(x for x in new[key] if x not in old[key])
+        for key, values in new["states"].items():
+            old["states"].setdefault(key, []).extend(values)
+        if new["definition"]:
+            old["definition"] = new["definition"]
+        old["codes"].update(new["codes"])
+        for phrase in _str_list(entry.get("remove_phrases"), where, "remove_phrases"):
+            if phrase not in old["phrases"]:
+                raise RulesError(path, f"finding {label!r}", f"remove_phrases: {phrase!r} is not a phrase of {label!r}")
+            old["phrases"].remove(phrase)
+        old["source"] = f"{old['source']}+{path}" if user else old["source"]
+
+    def _add_cue(self, path: str, i: int, entry: Any) -> None:
+        where = (path, f"cues[{i}]")
+        entry = _mapping(entry, where, "a cue entry")
+        _check_keys(entry, _CUE_KEYS, where)
+        phrase, pattern = entry.get("phrase"), entry.get("pattern")
+        if (phrase is None) == (pattern is None):
+            raise RulesError(path, f"cues[{i}]", "give exactly one of 'phrase' or 'pattern'")
+        text = str(phrase if phrase is not None else pattern)
+        where = (path, f"cue {text!r}")
+        if not text.strip():
+            raise RulesError(path, f"cues[{i}]", "empty cue")
+        regex = phrase_regex(text, plural=False) if phrase is not None else text
+        if entry.get("remove"):
+            before = len(self.cues)
+            self.cues = [c for c in self.cues if c.text != text]
+            if len(self.cues) == before:
+                raise RulesError(path, f"cue {text!r}", "remove: no such cue in the rules loaded before this file")
+            return
+        category = entry.get("category")
+        if category not in CUE_CATEGORIES:
+            raise RulesError(
+                path, f"cue {text!r}", f"'category' must be one of {', '.join(CUE_CATEGORIES)}, got {category!r}"
+            )
+        direction = entry.get("direction", "forward")
+        if direction not in DIRECTIONS:
+            raise RulesError(
+                path, f"cue {text!r}", f"'direction' must be one of {', '.join(DIRECTIONS)}, got {direction!r}"
+            )
+        window = entry.get("window", 0)
+        if not isinstance(window, int) or isinstance(window, bool) or window < 0:
+            raise RulesError(path, f"cue {text!r}", f"'window' must be a whole number of words >= 0, got {window!r}")
+        weak = entry.get("weak", False)
+        if not isinstance(weak, bool):
+            raise RulesError(path, f"cue {text!r}", f"'weak' must be true or false, got {weak!r}")
+        _compile_check(regex, where, text)
+        self.cues.append(CueRule(text, regex, str(category), str(direction), window, weak, path))
+
+    def _add_section(self, path: str, i: int, entry: Any) -> None:
+        where = (path, f"sections[{i}]")
+        entry = _mapping(entry, where, "a section entry")
+        _check_keys(entry, _SECTION_KEYS, where)
+        category = entry.get("category")
+        if not isinstance(category, str) or not re.fullmatch(r"[a-z_]+", category):
+            raise RulesError(path, f"sections[{i}]", f"'category' must be lower_case letters, got {category!r}")
+        headers = _str_list(entry.get("headers"), (path, f"section {category!r}"), "headers")
+        read = entry.get("read")
+        old = self.sections.get(category)
+        if read is None:
+            if old is None:
+                raise RulesError(path, f"section {category!r}", "a new section needs 'read: true' or 'read: false'")
+            read = old.read
+        if not isinstance(read, bool):
+            raise RulesError(path, f"section {category!r}", f"'read' must be true or false, got {read!r}")
+        merged = (old.headers if old else ()) + tuple(h for h in headers if not old or h not in old.headers)
+        self.sections[category] = SectionRule(category, read, merged, path)
+
+    def _add_scheme(self, path: str, name: str, spec: Any) -> None:
+        where = (path, f"scheme {name!r}")
+        spec = _mapping(spec, where, "a scheme")
+        _check_keys(spec, ("description", "no_finding", "columns"), where)
+        columns: list[tuple[str, str]] = []
+        for col in spec.get("columns") or []:
+            if isinstance(col, str):
+                columns.append((col, col))
+            elif isinstance(col, Mapping) and len(col) == 1:
+                ((k, v),) = col.items()
+                columns.append((str(k), str(v)))
+            else:
+                raise RulesError(path, f"scheme {name!r}", f"a column must be 'name' or 'name: label', got {col!r}")
+        policy = spec.get("no_finding", "pathology")
+        if policy not in ("pathology", "any"):
+            raise RulesError(path, f"scheme {name!r}", f"'no_finding' must be 'pathology' or 'any', got {policy!r}")
+        self.schemes[name] = Scheme(name, str(spec.get("description", "")), tuple(columns), str(policy))
+
+    def build(self) -> RuleSet:
+        findings: list[FindingRule] = []
+        for label, f in self.findings.items():
+            where_entry = f"finding {label!r}"
+            src = str(f["source"]).split("+")[-1]
+            for phrase in f["phrases"] + f["exclusions"]:
+                _compile_check(phrase_regex(phrase), (src, where_entry), phrase)
+            for pat in f["patterns"] + [p for v in f["states"].values() for p in v]:
+                _compile_check(expand_macros(pat, self.macros, where=(src, where_entry)), (src, where_entry), pat)
+            for target in f["implies"]:
+                if target not in self.findings and target != "No Finding":
+                    raise RulesError(src, where_entry, f"implies unknown label {target!r}")
+            if not (f["phrases"] or f["patterns"] or f["states"]):
+                raise RulesError(src, where_entry, "a finding needs at least one phrase, pattern or state")
+            findings.append(
+                FindingRule(
+                    label=label,
+                    definition=str(f["definition"]),
+                    phrases=tuple(f["phrases"]),
+                    patterns=tuple(f["patterns"]),
+                    states={k: tuple(v) for k, v in f["states"].items()},
+                    exclusions=tuple(f["exclusions"]),
+                    implies=tuple(f["implies"]),
+                    codes=dict(f["codes"]),
+                    source=str(f["source"]),
+                )
+            )
+        if "full" not in self.schemes:
+            raise RulesError("schemes.yaml", "schemes", "the 'full' scheme is missing")
+        full = self.schemes["full"]
+        full_labels = [label for _, label in full.columns]
+        # labels added by a user's file join the full scheme at the end
+        extra = [f.label for f in findings if f.label not in full_labels]
+        if extra:
+            full = Scheme(full.name, full.description, full.columns + tuple((x, x) for x in extra), full.no_finding)
+            self.schemes["full"] = full
+            full_labels += extra
+        known = set(self.findings) | {"No Finding"}
+        for scheme in self.schemes.values():
+            for col, label in scheme.columns:
+                if label not in known:
+                    raise RulesError(
+                        "schemes.yaml", f"scheme {scheme.name!r}", f"column {col!r} names unknown label {label!r}"
+                    )
+        missing = [f.label for f in findings if f.label not in full_labels]
+        if missing:
+            raise RulesError("schemes.yaml", "scheme 'full'", f"labels missing from the full scheme: {missing}")
+        for b in self.blockers:
+            if b not in known:
+                raise RulesError("schemes.yaml", "no_finding_blockers", f"unknown label {b!r}")
+        order = {label: i for i, label in enumerate(full_labels)}
+        findings.sort(key=lambda f: order[f.label])
+        return RuleSet(
+            findings=tuple(findings),
+            macros=dict(self.macros),
+            cues=tuple(self.cues),
+            terminators=tuple(self.terminators),
+            sections=tuple(self.sections.values()),
+            schemes=dict(self.schemes),
+            no_finding_blockers=tuple(self.blockers),
+            sources=tuple(self.sources),
+        )
+
+
+BUILTIN_FILES = ("schemes.yaml", "sections.yaml", "findings.yaml", "cues.yaml")
+
+
+def load_rules(extra: Sequence[str | Path] = ()) -> RuleSet:
+    """Load the built-in rules, then each file of ``extra`` over them, in order.
+
+    Parameters
+    ----------
+    extra
+        Paths of user rules files (YAML or JSON) of the same shape as the
+        built-in ones. A finding whose label exists extends it (``replace:
+        true`` replaces it); a new label joins the full scheme at the end.
+
+    Raises
+    ------
+    RulesError
+        If any file is unreadable or invalid; the message names the file and entry.
+    """
+    builder = _Builder()
+    package = resources.files(__name__)
+    for name in BUILTIN_FILES:
+        text = package.joinpath(name).read_text(encoding="utf-8")
+        builder.add(name, _read_yaml(name, text), user=False)
+    for p in extra:
+        path = str(p)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RulesError(path, "", "file not found") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise RulesError(path, "", f"cannot read: {e}") from e
+        builder.add(path, _read_yaml(path, text), user=True)
+    return builder.build()
