@@ -73,3 +73,47 @@ class SchemeError(ReportlabError):
 
 class OutputError(ReportlabError):
     """An output path cannot be written."""
+
+
+class LabelFileError(InputError):
+    """A file of labels (ours or a donor's) cannot be compared as it is.
+
+    Raised for an empty file, duplicate ids, values outside every known
+    convention, a column that mixes conventions, or two files with no report
+    in common; the message names the file, the column and the rows.
+    """
+
+
+class LabelMapError(ReportlabError):
+    """A label map (``compare --map``) is malformed or names labels that are not there."""
+
+    def __init__(self, path: str, entry: str, problem: str) -> None:
+        self.path = path
+        self.entry = entry
+        where = f"{path}: entry {entry}" if entry else path
+        super().__init__(f"invalid label map {where}: {problem}")
+
+
+class ExtraNotInstalledError(ReportlabError):
+    """A command needs an optional extra (``pip install 'reportlab-nlp[EXTRA]'``) that is not installed."""
+
+    def __init__(self, command: str, extra: str, missing: str) -> None:
+        super().__init__(
+            f"the {command} command needs the optional dependency {missing!r}; "
+            f"install it with: pip install 'reportlab-nlp[{extra}]'"
+        )
+
+
+class ManifestError(InputError):
+    """A study manifest (``--manifest``) is malformed: bad UIDs, conflicting rows, missing values.
+
+    The message names the file and every offending row (the first rows when
+    there are many), what was expected and what was found.
+    """
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        shown = "; ".join(problems[:10])
+        more = f"; and {len(problems) - 10} more problems" if len(problems) > 10 else ""
+        super().__init__(f"invalid study manifest {path}: {shown}{more}")

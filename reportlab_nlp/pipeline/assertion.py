@@ -5,8 +5,9 @@ ConText-style: a cue reaches forward, backward, both ways or over its whole
 sentence, up to a terminator ("but", "however", ";", ...) or the end of its
 sentence, and at most ``window`` words. Overlapping cues: the longer wins
 (pseudo cues such as "no change" hide the "no" inside them). When several cues
-reach a mention: a sentence-wide cue wins, then the nearest strong cue, then
-the nearest weak one ("or" between alternatives yields to "no A or B").
+reach a mention: a sentence-wide cue wins, then a hypothetical one, then the
+nearest strong cue, then the nearest weak one ("or" between alternatives yields
+to "no A or B"). A cue looking both ways does not reach back across a comma.
 Mentions whose wording fixes their state ("heart size is normal") keep it.
 
 Sets ``doc._.rl_asserted``: a list of :class:`~reportlab_nlp.types.Mention`.
@@ -33,6 +34,7 @@ _CATEGORY = {
     "historical": Assertion.HISTORICAL,
     "hypothetical": Assertion.HYPOTHETICAL,
 }
+IGNORE = "ignore"
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,11 @@ class AssertionDetector:
 
     def __init__(self, rules: RuleSet) -> None:
         self.cue_index: TriggerIndex[CueRule] = TriggerIndex([(c.regex, c) for c in rules.cues])
+        self.history_present = {f.label for f in rules.findings if f.history == "present"}
         self.term_regex = re.compile("|".join(f"(?:{t})" for t in rules.terminators) or r"(?!x)x", re.IGNORECASE)
+        self.fwd_regex = re.compile(
+            "|".join(f"(?:{t})" for t in rules.forward_terminators) or r"(?!x)x", re.IGNORECASE
+        )
 
     def cues_in(self, text: str, low: str, start: int, end: int) -> list[Cue]:
         """Cues in ``text[start:end]``: overlapping cues resolved leftmost-longest, then
@@ -70,11 +76,14 @@ class AssertionDetector:
             found.append(Cue(s, e, rule.category, rule.direction, rule.window, rule.weak))
         return found
 
-    def terminators_in(self, text: str, start: int, end: int) -> list[int]:
-        return [m.start() for m in self.term_regex.finditer(text, start, end)]
+    def terminators_in(self, text: str, start: int, end: int) -> tuple[list[int], list[int]]:
+        """Offsets of the terminators in a sentence: (both ways, forward scopes only)."""
+        both = [m.start() for m in self.term_regex.finditer(text, start, end)]
+        forward = [m.start() for m in self.fwd_regex.finditer(text, start, end)]
+        return both, both + forward
 
     @staticmethod
-    def _reaches(cue: Cue, c: Candidate, text: str, terms: list[int]) -> int | None:
+    def _reaches(cue: Cue, c: Candidate, text: str, terms: tuple[list[int], list[int]]) -> int | None:
         """Distance in characters from ``cue`` to ``c`` if the cue's scope reaches it, else None."""
         if cue.direction == "sentence":
             return 0
@@ -83,18 +92,28 @@ class AssertionDetector:
             return 0 if cue.direction in ("forward", "both") else None
         if cue.end <= c.start and cue.direction in ("forward", "both"):
             gap = (cue.end, c.start)
+            stops = terms[1]
         elif c.end <= cue.start and cue.direction in ("backward", "both"):
             gap = (c.end, cue.start)
+            if cue.direction == "both" and "," in text[gap[0] : gap[1]]:
+                return None
+            stops = terms[0]
         else:
             return None
-        if any(gap[0] <= t < gap[1] for t in terms):
+        if any(gap[0] <= t < gap[1] for t in stops):
             return None
         if cue.window and len(_WORD.findall(text, gap[0], gap[1])) >= cue.window:
             return None
         return gap[1] - gap[0]
 
-    def assert_one(self, c: Candidate, text: str, cues: list[Cue], terms: list[int]) -> tuple[Assertion, Cue | None]:
-        """Return the assertion of one candidate and the cue that decided it."""
+    def assert_one(
+        self, c: Candidate, text: str, cues: list[Cue], terms: tuple[list[int], list[int]]
+    ) -> tuple[Assertion | None, Cue | None]:
+        """Return the assertion of one candidate and the cue that decided it.
+
+        The assertion is None when an ``ignore`` cue (a disclaimer such as
+        "fractures may not be demonstrated") decides: the mention is dropped.
+        """
         if c.state:
             return Assertion(c.state if c.state != "present" else "present"), None
         best: tuple[int, int, Cue] | None = None  # (rank, distance, cue)
@@ -102,17 +121,27 @@ class AssertionDetector:
             distance = self._reaches(cue, c, text, terms)
             if distance is None:
                 continue
-            rank = 0 if cue.direction == "sentence" else (2 if cue.weak else 1)
+            if cue.direction == "sentence":
+                rank = 0
+            elif cue.category == "hypothetical":
+                rank = 1
+            else:
+                rank = 3 if cue.weak else 2
             if best is None or (rank, distance) < best[:2]:
                 best = (rank, distance, cue)
         if best is None:
             return Assertion.PRESENT, None
-        return _CATEGORY[best[2].category], best[2]
+        cue = best[2]
+        if cue.category == IGNORE:
+            return None, cue
+        if cue.category == "historical" and c.label in self.history_present:
+            return Assertion.PRESENT, cue  # an old fracture is a fracture (guidelines)
+        return _CATEGORY[cue.category], cue
 
     def run(
         self, text: str, candidates: list[Candidate], sentences: tuple[tuple[int, int], ...]
     ) -> list[Mention]:
-        cache: dict[int, tuple[list[Cue], list[int]]] = {}
+        cache: dict[int, tuple[list[Cue], tuple[list[int], list[int]]]] = {}
         out: list[Mention] = []
         low = lower_same_length(text) if candidates else text
         for c in candidates:
@@ -121,6 +150,8 @@ class AssertionDetector:
                 cache[c.sentence] = (self.cues_in(text, low, s, e), self.terminators_in(text, s, e))
             cues, terms = cache[c.sentence]
             assertion, cue = self.assert_one(c, text, cues, terms)
+            if assertion is None:
+                continue
             s, e = sentences[c.sentence]
             if cue is not None:
                 cue_text, cue_start, cue_end = text[cue.start : cue.end], cue.start, cue.end

@@ -63,6 +63,9 @@ class MentionMatcher:
                     entries.append((rx, _Rule(f.label, state, f"{state} wording: {pat}")))
             for ex in f.exclusions:
                 entries.append((phrase_regex(ex), _Rule(f.label, "excl", f"exclusion: {ex}")))
+            for pat in f.exclusion_patterns:
+                rx = expand_macros(pat, rules.macros, where=where)
+                entries.append((rx, _Rule(f.label, "excl", f"exclusion pattern: {pat}")))
         self.index: TriggerIndex[_Rule] = TriggerIndex(entries)
         self.implies = {f.label: f.implies for f in rules.findings}
         self.order = {f.label: i for i, f in enumerate(rules.findings)}
@@ -88,8 +91,8 @@ class MentionMatcher:
                     start, end = hit.start, hit.end
                     while end > start and text[end - 1].isspace():
                         end -= 1
-                    if any(s < end and start < e for s, e in excluded):
-                        continue
+                    if any(s <= start and end <= e for s, e in excluded):
+                        continue  # inside an excluded wording ("pericardial effusion")
                     i = bisect.bisect_right(sent_starts, start) - 1
                     if i < 0 or end > sentences[i][1]:
                         continue  # crosses a sentence boundary or lies outside any sentence

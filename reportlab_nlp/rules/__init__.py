@@ -25,7 +25,7 @@ import srsly
 from ..errors import RulesError
 from ..types import Assertion
 
-CUE_CATEGORIES = ("negated", "uncertain", "historical", "hypothetical", "pseudo")
+CUE_CATEGORIES = ("negated", "uncertain", "historical", "hypothetical", "pseudo", "ignore")
 DIRECTIONS = ("forward", "backward", "both", "sentence")
 STATE_ASSERTIONS = {"present": Assertion.PRESENT, "negated": Assertion.NEGATED, "uncertain": Assertion.UNCERTAIN}
 _MACRO_REF = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
@@ -47,9 +47,11 @@ class FindingRule:
     patterns: tuple[str, ...] = ()
     states: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     exclusions: tuple[str, ...] = ()
+    exclusion_patterns: tuple[str, ...] = ()
     implies: tuple[str, ...] = ()
     codes: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+    history: str = "ignore"  # a historical mention asserts nothing ("ignore") or the finding ("present")
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class RuleSet:
     macros: Mapping[str, str]
     cues: tuple[CueRule, ...]
     terminators: tuple[str, ...]
+    forward_terminators: tuple[str, ...]
     sections: tuple[SectionRule, ...]
     schemes: Mapping[str, Scheme]
     no_finding_blockers: tuple[str, ...]
@@ -119,13 +122,16 @@ class RuleSet:
                     "patterns": f.patterns,
                     "states": {k: list(v) for k, v in sorted(f.states.items())},
                     "exclusions": f.exclusions,
+                    "exclusion_patterns": f.exclusion_patterns,
                     "implies": f.implies,
+                    "history": f.history,
                 }
                 for f in self.findings
             ],
             "macros": dict(sorted(self.macros.items())),
             "cues": [[c.regex, c.category, c.direction, c.window, c.weak] for c in self.cues],
             "terminators": self.terminators,
+            "forward_terminators": self.forward_terminators,
             "sections": [[s.category, s.read, s.headers] for s in self.sections],
             "schemes": {k: [s.columns, s.no_finding] for k, s in sorted(self.schemes.items())},
             "no_finding_blockers": self.no_finding_blockers,
@@ -240,14 +246,26 @@ _FINDING_KEYS = (
     "patterns",
     "states",
     "exclusions",
+    "exclusion_patterns",
     "implies",
     "codes",
+    "history",
     "replace",
     "remove_phrases",
 )
 _CUE_KEYS = ("phrase", "pattern", "category", "direction", "window", "weak", "remove")
 _SECTION_KEYS = ("category", "read", "headers")
-_TOP_KEYS = ("version", "macros", "findings", "cues", "terminators", "sections", "schemes", "no_finding_blockers")
+_TOP_KEYS = (
+    "version",
+    "macros",
+    "findings",
+    "cues",
+    "terminators",
+    "forward_terminators",
+    "sections",
+    "schemes",
+    "no_finding_blockers",
+)
 
 
 class _Builder:
@@ -256,6 +274,7 @@ class _Builder:
         self.macros: dict[str, str] = {}
         self.cues: list[CueRule] = []
         self.terminators: list[str] = []
+        self.forward_terminators: list[str] = []
         self.sections: dict[str, SectionRule] = {}
         self.schemes: dict[str, Scheme] = {}
         self.blockers: list[str] = []
@@ -273,11 +292,12 @@ class _Builder:
             self._add_finding(path, i, entry, user=user)
         for i, entry in enumerate(self._list(data, "cues", path)):
             self._add_cue(path, i, entry)
-        for i, term in enumerate(self._list(data, "terminators", path)):
-            if not isinstance(term, str) or not term:
-                raise RulesError(path, f"terminators[{i}]", f"expected a regex string, got {term!r}")
-            _compile_check(term, (path, f"terminators[{i}]"), term)
-            self.terminators.append(term)
+        for key, target in (("terminators", self.terminators), ("forward_terminators", self.forward_terminators)):
+            for i, term in enumerate(self._list(data, key, path)):
+                if not isinstance(term, str) or not term:
+                    raise RulesError(path, f"{key}[{i}]", f"expected a regex string, got {term!r}")
+                _compile_check(term, (path, f"{key}[{i}]"), term)
+                target.append(term)
         for i, entry in enumerate(self._list(data, "sections", path)):
             self._add_section(path, i, entry)
         if "schemes" in data:
@@ -315,10 +335,15 @@ class _Builder:
             "patterns": list(_str_list(entry.get("patterns"), where, "patterns")),
             "states": {k: list(_str_list(v, where, f"states.{k}")) for k, v in states.items()},
             "exclusions": list(_str_list(entry.get("exclusions"), where, "exclusions")),
+            "exclusion_patterns": list(_str_list(entry.get("exclusion_patterns"), where, "exclusion_patterns")),
             "implies": list(_str_list(entry.get("implies"), where, "implies")),
             "codes": dict(_mapping(entry.get("codes", {}) or {}, where, "'codes'")),
             "source": path,
         }
+        history = entry.get("history", None)
+        if history is not None and history not in ("ignore", "present"):
+            raise RulesError(path, f"finding {label!r}", f"'history' must be 'ignore' or 'present', got {history!r}")
+        new["history"] = history
         if not isinstance(new["definition"], str):
             raise RulesError(path, f"finding {label!r}", "'definition' must be a string")
         old = self.findings.get(label)
@@ -329,12 +354,14 @@ class _Builder:
             self.findings[label] = new
             return
         # extend an existing label
-        for key in ("phrases", "patterns", "exclusions", "implies"):
+        for key in ("phrases", "patterns", "exclusions", "exclusion_patterns", "implies"):
             old[key].extend(x for x in new[key] if x not in old[key])
         for key, values in new["states"].items():
             old["states"].setdefault(key, []).extend(values)
         if new["definition"]:
             old["definition"] = new["definition"]
+        if new["history"] is not None:
+            old["history"] = new["history"]
         old["codes"].update(new["codes"])
         for phrase in _str_list(entry.get("remove_phrases"), where, "remove_phrases"):
             if phrase not in old["phrases"]:
@@ -423,7 +450,7 @@ class _Builder:
             src = str(f["source"]).split("+")[-1]
             for phrase in f["phrases"] + f["exclusions"]:
                 _compile_check(phrase_regex(phrase), (src, where_entry), phrase)
-            for pat in f["patterns"] + [p for v in f["states"].values() for p in v]:
+            for pat in f["patterns"] + f["exclusion_patterns"] + [p for v in f["states"].values() for p in v]:
                 _compile_check(expand_macros(pat, self.macros, where=(src, where_entry)), (src, where_entry), pat)
             for target in f["implies"]:
                 if target not in self.findings and target != "No Finding":
@@ -438,9 +465,11 @@ class _Builder:
                     patterns=tuple(f["patterns"]),
                     states={k: tuple(v) for k, v in f["states"].items()},
                     exclusions=tuple(f["exclusions"]),
+                    exclusion_patterns=tuple(f["exclusion_patterns"]),
                     implies=tuple(f["implies"]),
                     codes=dict(f["codes"]),
                     source=str(f["source"]),
+                    history=str(f["history"] or "ignore"),
                 )
             )
         if "full" not in self.schemes:
@@ -473,6 +502,7 @@ class _Builder:
             macros=dict(self.macros),
             cues=tuple(self.cues),
             terminators=tuple(self.terminators),
+            forward_terminators=tuple(self.forward_terminators),
             sections=tuple(self.sections.values()),
             schemes=dict(self.schemes),
             no_finding_blockers=tuple(self.blockers),
@@ -481,6 +511,8 @@ class _Builder:
 
 
 BUILTIN_FILES = ("schemes.yaml", "sections.yaml", "findings.yaml", "cues.yaml")
+PROFILES = ("chexpert-compat",)
+"""Built-in rules files that ``extra`` (``--rules``) may name instead of a path."""
 
 
 def load_rules(extra: Sequence[str | Path] = ()) -> RuleSet:
@@ -490,7 +522,7 @@ def load_rules(extra: Sequence[str | Path] = ()) -> RuleSet:
     ----------
     extra
         Paths of user rules files (YAML or JSON) of the same shape as the
-        built-in ones. A finding whose label exists extends it (``replace:
+        built-in ones, or names of built-in profiles (``chexpert-compat``). A finding whose label exists extends it (``replace:
         true`` replaces it); a new label joins the full scheme at the end.
 
     Raises
@@ -505,6 +537,11 @@ def load_rules(extra: Sequence[str | Path] = ()) -> RuleSet:
         builder.add(name, _read_yaml(name, text), user=False)
     for p in extra:
         path = str(p)
+        if path in PROFILES and not Path(path).exists():
+            name = f"profiles/{path}.yaml"
+            text = package.joinpath("profiles", f"{path}.yaml").read_text(encoding="utf-8")
+            builder.add(name, _read_yaml(name, text), user=True)
+            continue
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -1,0 +1,476 @@
+"""Study linkage: a manifest that maps each report to the imaging study it describes.
+
+A manifest is a CSV or TSV file with one row per (report, study) pair::
+
+    report_id,study_uid,case_id,accession_number,modality,body_part,study_date
+    demo-001,2.25.1234...,DEMO-C001,DEMOACC0001,CR,CHEST,2020-01-01
+
+``report_id``, ``study_uid`` (the StudyInstanceUID) and ``case_id`` are
+required; the others are optional columns. Column names can be remapped
+(``--manifest-col study_uid=StudyInstanceUID``).
+
+Reading validates every row before anything is written: a malformed UID, an
+empty required value, a bad date or two rows that disagree about the same
+study are a :class:`~reportlab_nlp.errors.ManifestError` naming the rows.
+Rows that repeat exactly, and a report listed under several studies, are
+warnings: the repeat is read once and the report is linked to each of its
+studies. Reports without a row and rows without a report are counted and
+listed by :class:`LinkageLog` in a warnings file; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ColumnNotFoundError, EncodingError, InputError, ManifestError
+from ..io.readers import first_bad_utf8
+from ..io.writers import AtomicFile
+
+FIELDS = ("report_id", "study_uid", "case_id", "accession_number", "modality", "body_part", "study_date")
+REQUIRED_FIELDS = ("report_id", "study_uid", "case_id")
+STUDY_FIELDS = ("case_id", "accession_number", "modality", "body_part", "study_date")
+
+UID_MAX_LENGTH = 64
+_UID_CHARS = re.compile(r"[0-9.]+")
+_CS = re.compile(r"[A-Z0-9 _]+")
+
+
+def uid_problem(uid: str) -> str | None:
+    """Why ``uid`` is not a valid DICOM UID (PS3.5 section 9.1), or None when it is.
+
+    A UID is made of numeric components separated by dots: digits and dots
+    only, no empty component, no component with a leading zero (``0`` alone
+    is allowed), at most 64 characters.
+
+    Examples
+    --------
+    >>> uid_problem("1.2.840.10008.1.1") is None
+    True
+    >>> uid_problem("1.2.03")
+    "component '03' has a leading zero"
+    """
+    if not uid:
+        return "it is empty"
+    if len(uid) > UID_MAX_LENGTH:
+        return f"it has {len(uid)} characters (at most {UID_MAX_LENGTH})"
+    if not _UID_CHARS.fullmatch(uid):
+        bad = next(c for c in uid if c not in "0123456789.")
+        return f"character {bad!r} is not a digit or a dot"
+    for part in uid.split("."):
+        if part == "":
+            return "it has an empty component (two dots in a row, or a dot at an end)"
+        if len(part) > 1 and part[0] == "0":
+            return f"component {part!r} has a leading zero"
+    return None
+
+
+def is_valid_uid(uid: str) -> bool:
+    """Whether ``uid`` is a valid DICOM UID (see :func:`uid_problem`)."""
+    return uid_problem(uid) is None
+
+
+@dataclass(frozen=True)
+class StudyLink:
+    """One imaging study a report belongs to, as the manifest says.
+
+    ``rows`` are the manifest's row numbers (the header is row 1) that name
+    this (report, study) pair; ``study_date`` is ISO ``YYYY-MM-DD``.
+    """
+
+    study_uid: str
+    case_id: str
+    accession_number: str | None = None
+    modality: str | None = None
+    body_part: str | None = None
+    study_date: str | None = None
+    rows: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The study ids as a JSON object (no row numbers)."""
+        return {
+            "study_uid": self.study_uid,
+            "case_id": self.case_id,
+            "accession_number": self.accession_number,
+            "modality": self.modality,
+            "body_part": self.body_part,
+            "study_date": self.study_date,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "") -> StudyLink:
+        """Rebuild from :meth:`to_dict` (for example the ``studies`` of a labels JSONL record)."""
+        uid = str(data.get("study_uid") or "")
+        problem = uid_problem(uid)
+        if problem is not None:
+            raise InputError(f"{where}: study_uid {uid!r} is not a valid DICOM UID: {problem}")
+        case_id = str(data.get("case_id") or "")
+        if not case_id:
+            raise InputError(f"{where}: study {uid} has no case_id")
+
+        def opt(key: str) -> str | None:
+            value = data.get(key)
+            return None if value in (None, "") else str(value)
+
+        return cls(
+            uid,
+            case_id,
+            opt("accession_number"),
+            opt("modality"),
+            opt("body_part"),
+            opt("study_date"),
+        )
+
+    def study_key(self) -> tuple[str | None, ...]:
+        """The study-level attributes that every row of one study must agree on."""
+        return (self.case_id, self.accession_number, self.modality, self.body_part, self.study_date)
+
+    @property
+    def dicom_date(self) -> str:
+        """``study_date`` as DICOM DA (``YYYYMMDD``), or empty."""
+        return (self.study_date or "").replace("-", "")
+
+
+@dataclass(frozen=True)
+class LinkWarning:
+    """One line of the linkage warnings file."""
+
+    kind: str
+    report_id: str
+    study_uid: str
+    rows: tuple[int, ...]
+    detail: str
+
+
+WARNING_KINDS = {
+    "duplicate_row": "a manifest row repeats an earlier one exactly; read once",
+    "report_in_several_studies": "a report is listed under several studies; its labels are exported under each",
+    "report_without_study": "a labeled report has no manifest row; exported without study ids",
+    "row_without_report": "a manifest row names a report that is not in the input",
+    "not_exported": "a report could not go into a study-level export (no study); its labels are in the others",
+}
+
+
+@dataclass
+class Manifest:
+    """The report -> study links of a manifest file.
+
+    Use :func:`read_manifest` to build one; :meth:`links` gives a report's
+    studies (empty for a report the manifest does not name).
+    """
+
+    path: str
+    by_report: dict[str, tuple[StudyLink, ...]]
+    warnings: list[LinkWarning] = field(default_factory=list)
+    n_rows: int = 0
+
+    def links(self, report_id: str) -> tuple[StudyLink, ...]:
+        """The studies of a report, in manifest order (empty if it has none)."""
+        return self.by_report.get(report_id, ())
+
+    @property
+    def studies(self) -> dict[str, StudyLink]:
+        """One link per study uid (study-level attributes; rows of its first report)."""
+        out: dict[str, StudyLink] = {}
+        for links in self.by_report.values():
+            for link in links:
+                out.setdefault(link.study_uid, link)
+        return out
+
+
+def parse_column_map(specs: Iterable[str]) -> dict[str, str]:
+    """Read ``--manifest-col FIELD=COLUMN`` options into {field: column}.
+
+    Raises
+    ------
+    InputError
+        For a spec without ``=`` or an unknown field.
+    """
+    columns = {f: f for f in FIELDS}
+    for spec in specs:
+        name, sep, column = spec.partition("=")
+        name, column = name.strip(), column.strip()
+        if not sep or not name or not column:
+            raise InputError(f"--manifest-col {spec!r}: expected FIELD=COLUMN, for example study_uid=StudyInstanceUID")
+        if name not in columns:
+            raise InputError(f"--manifest-col {spec!r}: unknown field {name!r}; fields are: {', '.join(FIELDS)}")
+        columns[name] = column
+    return columns
+
+
+def _parse_date(raw: str) -> str | None:
+    text = raw.strip()
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return _dt.datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _rows_text(rows: Sequence[int]) -> str:
+    return ("row " if len(rows) == 1 else "rows ") + ", ".join(str(r) for r in rows)
+
+
+def read_manifest(path: str | Path, columns: Mapping[str, str] | None = None) -> Manifest:
+    """Read and validate a study manifest.
+
+    Parameters
+    ----------
+    path
+        A CSV (or TSV: by extension, or a header with more tabs than commas) file, UTF-8.
+    columns
+        {field: column name in the file}; defaults to the field names (see :func:`parse_column_map`).
+
+    Returns
+    -------
+    Manifest
+        The links, with the warnings found while reading (exact duplicate rows,
+        reports under several studies).
+
+    Raises
+    ------
+    ManifestError
+        For malformed values or rows that contradict each other; the message names every row.
+    ColumnNotFoundError
+        When a required column (``report_id``, ``study_uid``, ``case_id``) is missing.
+    InputError
+        For a missing, empty or undecodable file.
+    """
+    path = str(path)
+    cols = dict(columns or {f: f for f in FIELDS})
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{path}: no such manifest file")
+    bad = first_bad_utf8(path)
+    if bad is not None:
+        raise EncodingError(path, bad[0], bad[1])
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        first = f.readline()
+        f.seek(0)
+        if p.suffix.lower() in (".tsv", ".tab") or first.count("\t") > first.count(","):
+            delimiter = "\t"
+        else:
+            delimiter = ","
+        reader = csv.reader(f, delimiter=delimiter)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise InputError(f"{path}: the manifest is empty (expected a header row)") from None
+        except csv.Error as e:
+            raise InputError(f"{path}: line 1: not a readable CSV header ({e})") from e
+        for name in REQUIRED_FIELDS:
+            if cols[name] not in header:
+                raise ColumnNotFoundError(path, f"manifest {name}", cols[name], header)
+        index = {name: header.index(cols[name]) for name in FIELDS if cols[name] in header}
+        raw_rows: list[tuple[int, dict[str, str]]] = []
+        row_no = 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as e:
+                raise InputError(f"{path}: line {reader.line_num}: malformed CSV ({e})") from e
+            row_no += 1
+            if not row or all(not c.strip() for c in row):
+                continue
+            values = {name: (row[i].strip() if i < len(row) else "") for name, i in index.items()}
+            raw_rows.append((row_no, values))
+    return _build(path, raw_rows)
+
+
+def _build(path: str, raw_rows: Sequence[tuple[int, dict[str, str]]]) -> Manifest:
+    problems: list[str] = []
+    warnings: list[LinkWarning] = []
+    parsed: list[tuple[int, str, StudyLink]] = []
+    for row_no, values in raw_rows:
+        where = f"row {row_no}"
+        row_problems = []
+        for name in REQUIRED_FIELDS:
+            if not values.get(name):
+                row_problems.append(f"{where}: empty {name}")
+        uid = values.get("study_uid", "")
+        if uid:
+            why = uid_problem(uid)
+            if why is not None:
+                row_problems.append(f"{where}: study_uid {uid!r} is not a valid DICOM UID: {why}")
+        accession = values.get("accession_number") or None
+        if accession is not None and len(accession) > 16:
+            row_problems.append(
+                f"{where}: accession_number {accession!r} has {len(accession)} characters "
+                "(DICOM allows at most 16)"
+            )
+        modality = (values.get("modality") or "").upper() or None
+        if modality is not None and (len(modality) > 16 or not _CS.fullmatch(modality)):
+            row_problems.append(f"{where}: modality {values['modality']!r} is not a DICOM code string (e.g. CR, DX, CT)")
+        body_part = (values.get("body_part") or "").upper() or None
+        if body_part is not None and (len(body_part) > 16 or not _CS.fullmatch(body_part)):
+            row_problems.append(
+                f"{where}: body_part {values['body_part']!r} is not a DICOM code string "
+                "(at most 16 letters, digits, spaces or underscores, e.g. CHEST)"
+            )
+        raw_date = values.get("study_date") or ""
+        study_date = None
+        if raw_date:
+            study_date = _parse_date(raw_date)
+            if study_date is None:
+                row_problems.append(f"{where}: study_date {raw_date!r} is not a date (expected YYYY-MM-DD or YYYYMMDD)")
+        if row_problems:
+            problems.extend(row_problems)
+            continue
+        link = StudyLink(
+            uid, values["case_id"], accession, modality, body_part, study_date, rows=(row_no,)
+        )
+        parsed.append((row_no, values["report_id"], link))
+
+    # study-level attributes must agree across every row of a study
+    first_of_study: dict[str, tuple[int, StudyLink]] = {}
+    conflicts: dict[str, list[int]] = {}
+    for row_no, _, link in parsed:
+        seen = first_of_study.get(link.study_uid)
+        if seen is None:
+            first_of_study[link.study_uid] = (row_no, link)
+        elif seen[1].study_key() != link.study_key():
+            conflicts.setdefault(link.study_uid, [seen[0]]).append(row_no)
+    for uid, rows in conflicts.items():
+        base = first_of_study[uid][1]
+        differ = [
+            name
+            for name in STUDY_FIELDS
+            if any(getattr(link, name) != getattr(base, name) for r, _, link in parsed if r in rows)
+        ]
+        problems.append(
+            f"{_rows_text(rows)}: study {uid} is given different {', '.join(differ)} "
+            "(duplicate study rows must agree)"
+        )
+
+    by_report: dict[str, list[StudyLink]] = {}
+    for row_no, report_id, link in parsed:
+        links = by_report.setdefault(report_id, [])
+        same = next((i for i, old in enumerate(links) if old.study_uid == link.study_uid), None)
+        if same is not None:
+            old = links[same]
+            links[same] = StudyLink(*_fields(old), rows=(*old.rows, row_no))
+            warnings.append(
+                LinkWarning("duplicate_row", report_id, link.study_uid, (*old.rows, row_no), "same report and study again")
+            )
+            continue
+        links.append(link)
+    for report_id, links in by_report.items():
+        if len(links) > 1:
+            rows = tuple(r for link in links for r in link.rows)
+            uids = ", ".join(link.study_uid for link in links)
+            warnings.append(
+                LinkWarning(
+                    "report_in_several_studies",
+                    report_id,
+                    uids,
+                    rows,
+                    f"linked to {len(links)} studies; labels are exported under each",
+                )
+            )
+    if problems:
+        raise ManifestError(path, problems)
+    return Manifest(path, {k: tuple(v) for k, v in by_report.items()}, warnings, len(raw_rows))
+
+
+def _fields(link: StudyLink) -> tuple[str, str, str | None, str | None, str | None, str | None]:
+    return (link.study_uid, link.case_id, link.accession_number, link.modality, link.body_part, link.study_date)
+
+
+class LinkageLog:
+    """Counts and lists what the linkage could not do, for the warnings file.
+
+    Feed it every report id seen (:meth:`seen`) and the links found; at the
+    end :meth:`finish` adds the manifest rows that named no report and
+    :meth:`write` writes a TSV: ``kind, report_id, study_uid, rows, detail``.
+    """
+
+    def __init__(self, manifest: Manifest | None) -> None:
+        self.manifest = manifest
+        self.entries: list[LinkWarning] = list(manifest.warnings) if manifest else []
+        self.seen_ids: set[str] = set()
+        self.n_reports = 0
+        self.n_unlinked = 0
+        self.n_rows_without_report = 0
+        self._finished = False
+
+    def seen(self, report_id: str, links: Sequence[StudyLink]) -> None:
+        """Record one labeled report and the studies it was linked to."""
+        self.n_reports += 1
+        self.seen_ids.add(report_id)
+        if not links and self.manifest is not None:
+            self.n_unlinked += 1
+            self.entries.append(
+                LinkWarning("report_without_study", report_id, "", (), f"no row in {Path(self.manifest.path).name}")
+            )
+
+    def not_exported(self, report_id: str, export: str, why: str) -> None:
+        """Record a report left out of one study-level export."""
+        self.entries.append(LinkWarning("not_exported", report_id, "", (), f"{export}: {why}"))
+
+    def finish(self) -> None:
+        """Add the manifest rows whose report never came."""
+        if self._finished or self.manifest is None:
+            return
+        self._finished = True
+        for report_id, links in self.manifest.by_report.items():
+            if report_id in self.seen_ids:
+                continue
+            for link in links:
+                self.n_rows_without_report += len(link.rows)
+                self.entries.append(
+                    LinkWarning("row_without_report", report_id, link.study_uid, link.rows, "report not in the input")
+                )
+
+    def count(self, kind: str) -> int:
+        """Number of entries of a kind."""
+        return sum(1 for e in self.entries if e.kind == kind)
+
+    def summary(self) -> str:
+        """One line for standard error (counts only, no report text)."""
+        parts = [
+            f"{self.n_unlinked} of {self.n_reports} reports without a manifest row",
+            f"{self.n_rows_without_report} manifest rows without a report",
+        ]
+        for kind in ("duplicate_row", "report_in_several_studies", "not_exported"):
+            n = self.count(kind)
+            if n:
+                parts.append(f"{n} {kind.replace('_', ' ')}")
+        return "; ".join(parts)
+
+    def write(self, path: str | Path) -> None:
+        """Write the warnings TSV atomically (a header line even when there is nothing to report)."""
+        self.finish()
+        with AtomicFile(path) as out:
+            writer = csv.writer(out.handle, delimiter="\t", lineterminator="\n")
+            writer.writerow(["kind", "report_id", "study_uid", "rows", "detail"])
+            for e in self.entries:
+                writer.writerow([e.kind, e.report_id, e.study_uid, ",".join(str(r) for r in e.rows), e.detail])
+
+
+def read_link_warnings(path: str | Path) -> list[dict[str, str]]:
+    """Read a warnings file written by :meth:`LinkageLog.write` (for tests and tools)."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+__all__ = [
+    "FIELDS",
+    "REQUIRED_FIELDS",
+    "WARNING_KINDS",
+    "LinkageLog",
+    "Manifest",
+    "StudyLink",
+    "is_valid_uid",
+    "parse_column_map",
+    "read_link_warnings",
+    "read_manifest",
+    "uid_problem",
+]
