@@ -20,7 +20,7 @@ names the file, the column and the rows of each spelling.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import LabelFileError
 from ..types import LabelValue
@@ -177,7 +177,9 @@ def read_column(
     if unknown:
         listed = "; ".join(f"{v!r} in {format_rows(r)}" for v, r in list(unknown.items())[:5])
         more = f" (and {len(unknown) - 5} other values)" if len(unknown) > 5 else ""
-        raise LabelFileError(f"{where}: unrecognised label values: {listed}{more}; expected {EXPECTED[convention]}")
+        raise LabelFileError(
+            f"{where}: unrecognised label values: {listed}{more}; expected {EXPECTED[convention]}"
+        )
     if len(families) > 1:
         listed = "; ".join(f"{fam} in {format_rows(r)}" for fam, r in families.items())
         raise LabelFileError(
@@ -199,7 +201,9 @@ def read_column(
         (row, raw.strip())
         for raw, row, value in zip(cells, rows, values, strict=True)
         if raw.strip()
-        and ((classify(raw) or ("", value))[0] not in allowed or (convention == "binary" and value.value == -1))
+        and (
+            (classify(raw) or ("", value))[0] not in allowed or (convention == "binary" and value.value == -1)
+        )
     ]
     if bad:
         bad_rows = [r for r, _ in bad]
@@ -209,6 +213,23 @@ def read_column(
             f"{convention} convention; expected {EXPECTED[convention]}"
         )
     return values, ColumnConvention(column, convention, family, has_blank, detected=False)
+
+
+def harmonise(conventions: Sequence[ColumnConvention]) -> list[ColumnConvention]:
+    """State one convention for a file's number columns.
+
+    A column of only 1s and 0s reads the same in the CheXpert and the binary
+    conventions; when another number column of the file has -1 or blanks, the
+    file is CheXpert, and so is that column.
+    """
+    if not any(c.spelling == NUMBER and c.convention == "chexpert" for c in conventions):
+        return list(conventions)
+    return [
+        replace(c, convention="chexpert")
+        if c.detected and c.spelling == NUMBER and c.convention == "binary"
+        else c
+        for c in conventions
+    ]
 
 
 def describe(conventions: Iterable[ColumnConvention]) -> str:
@@ -249,5 +270,6 @@ __all__ = [
     "classify",
     "describe",
     "format_rows",
+    "harmonise",
     "read_column",
 ]

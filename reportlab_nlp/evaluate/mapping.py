@@ -203,7 +203,8 @@ def pair_labels(
                     raise LabelMapError(
                         label_map.path,
                         entry,
-                        f"{key!r} is not a label of {theirs_name} and {target!r} is not a label of {ours_name} "
+                        f"{key!r} is not a label of {theirs_name} and {target!r} is not a label of "
+                        f"{ours_name} "
                         f"(a label on neither side); {theirs_name} labels are: {_listed(their_columns)}; "
                         f"{ours_name} labels are: {_listed(our_columns)}",
                     )

@@ -95,7 +95,9 @@ class LabelTable:
         """
         key = (column, convention)
         if key not in self._read:
-            self._read[key] = read_column(self.name, column, self.cells[column], self.rows[column], convention=convention)
+            self._read[key] = read_column(
+                self.name, column, self.cells[column], self.rows[column], convention=convention
+            )
         return self._read[key]
 
     def raw(self, column: str, index: int) -> str:
@@ -318,7 +320,9 @@ def _read_wide(p: Path, name: str, header: list[str], id_col: str | None) -> Lab
     index = {h: i for i, h in enumerate(header)}
     for row_no, row in _rows(p, name):
         if len(row) > len(header) and any(c.strip() for c in row[len(header) :]):
-            raise LabelFileError(f"{name}: row {row_no} has {len(row)} cells; the header has {len(header)} columns")
+            raise LabelFileError(
+                f"{name}: row {row_no} has {len(row)} cells; the header has {len(header)} columns"
+            )
         rid = row[id_index].strip() if id_index < len(row) else ""
         if not rid:
             raise LabelFileError(f"{name}: row {row_no}: empty id in column {id_column!r}")
@@ -355,7 +359,8 @@ def _read_long(p: Path, name: str, header: list[str], id_col: str | None) -> Lab
         if not label:
             if value.strip():
                 raise LabelFileError(
-                    f"{name}: row {row_no}: value {value.strip()!r} with an empty label in column {header[label_index]!r}"
+                    f"{name}: row {row_no}: value {value.strip()!r} with an empty label "
+                    f"in column {header[label_index]!r}"
                 )
             continue
         if label not in column_set:
@@ -426,7 +431,9 @@ def _evidence(obj: Mapping[str, Any], where: str) -> dict[str, tuple[Mention, ..
         try:
             out[str(column)] = tuple(Mention.from_dict(str(column), m) for m in mentions)
         except (KeyError, TypeError, ValueError) as e:
-            raise LabelFileError(f"{where}: evidence of {column!r} is not a list of mention records ({e})") from e
+            raise LabelFileError(
+                f"{where}: evidence of {column!r} is not a list of mention records ({e})"
+            ) from e
     return out
 
 

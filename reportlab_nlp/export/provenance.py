@@ -44,6 +44,22 @@ def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def sha256_input(path: str | Path) -> str | None:
+    """sha256 of an input: a file's bytes; for a folder, of its ``name<TAB>sha256`` lines, sorted.
+
+    None for standard input (``-``), which cannot be read twice.
+    """
+    if str(path) == "-":
+        return None
+    p = Path(path)
+    if p.is_dir():
+        digest = hashlib.sha256()
+        for f in sorted(q for q in p.rglob("*") if q.is_file()):
+            digest.update(f"{f.relative_to(p).as_posix()}\t{sha256_file(f)}\n".encode())
+        return digest.hexdigest()
+    return sha256_file(p)
+
+
 def md5_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
     """Hex md5 of a file's bytes (Gen3 data commons identify files by md5)."""
     digest = hashlib.md5(usedforsecurity=False)
@@ -74,7 +90,8 @@ class Provenance:
     scheme
         The label scheme of the exported columns.
     input_file, input_sha256
-        The file the run read (reports or labels) and its sha256.
+        The file the run read (reports or labels) and its sha256 (see
+        :func:`sha256_input`; None for standard input).
     labeled_by
         For a labels file written by ``label --manifest``: that run's record.
     """
@@ -84,7 +101,7 @@ class Provenance:
     model_sha256: str | None
     scheme: str
     input_file: str
-    input_sha256: str
+    input_sha256: str | None
     run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     timestamp: str = field(default_factory=utc_now)
     toolkit: str = TOOLKIT
@@ -119,10 +136,10 @@ class Provenance:
             rules_hash=rules_hash,
             model_sha256=model_sha256,
             scheme=scheme,
-            input_file=Path(input_path).name,
-            input_sha256=sha256_file(input_path),
+            input_file="-" if str(input_path) == "-" else Path(input_path).name,
+            input_sha256=sha256_input(input_path),
             labeled_by=labeled_by,
         )
 
 
-__all__ = ["PROVENANCE_FIELDS", "TOOLKIT", "Provenance", "md5_file", "sha256_file", "utc_now"]
+__all__ = ["PROVENANCE_FIELDS", "TOOLKIT", "Provenance", "md5_file", "sha256_file", "sha256_input", "utc_now"]

@@ -26,8 +26,15 @@ class SectionDetector:
 
     def __init__(self, rules: RuleSet) -> None:
         self.read = {s.category: s.read for s in rules.sections}
-        entries = [(phrase_regex(h, plural=False), s.category) for s in rules.sections for h in s.headers]
-        self.index: TriggerIndex[str] = TriggerIndex(entries)
+        entries = [(phrase_regex(h, plural=False), (s.category, False)) for s in rules.sections if not s.body_part for h in s.headers]
+        # body-part headers of multi-exam reports ("Left knee:", "Chest.", "Pelvis and left hip.")
+        # may carry a side and a second part, and may end in a period
+        side = r"(?:(?:right|left|bilateral|both)\s+)?"
+        for sec in rules.sections:
+            if sec.body_part:
+                alt = "|".join(phrase_regex(h, plural=False) for h in sec.headers)
+                entries.append((rf"(?<![A-Za-z0-9]){side}(?:{alt})(?:\s+(?:and|&)\s+{side}(?:{alt}))?(?![A-Za-z0-9])", (sec.category, True)))
+        self.index: TriggerIndex[tuple[str, bool]] = TriggerIndex(entries)
 
     def find(self, text: str) -> tuple[Section, ...]:
         """Return the sections of ``text`` (pure function of the text)."""
@@ -40,17 +47,18 @@ class SectionDetector:
                 hstart, hend = hit.start, hit.end
                 if hstart < last_end:
                     continue
-                body_start = self._header_end(text, hstart, hend)
+                category, body_part = hit.payload
+                body_start = self._header_end(text, hstart, hend, period=body_part)
                 if body_start < 0:
                     continue
                 sections.append(self._make(current, last_end, hstart))
-                current = (hit.payload, text[hstart:hend], hstart, hend)
+                current = (category, text[hstart:hend], hstart, hend)
                 last_end = body_start
         sections.append(self._make(current, last_end, len(text)))
         return tuple(s for s in sections if s.end > s.start or s.header)
 
     @staticmethod
-    def _header_end(text: str, hstart: int, hend: int) -> int:
+    def _header_end(text: str, hstart: int, hend: int, *, period: bool = False) -> int:
         """Where the section body starts if text[hstart:hend] is used as a header here, else -1."""
         # before: the start of a line (bullets allowed), a sentence end, or white space before CAPITALS
         i = hstart - 1
@@ -67,6 +75,8 @@ class SectionDetector:
             j += 1
         if j < n and text[j] == ":":
             return j + 1
+        if period and j < n and text[j] == "." and (j + 1 >= n or text[j + 1].isspace()):
+            return j + 1  # "Right knee. Severe joint space narrowing ..."
         if j < n and text[j] == "-" and j + 1 < n and text[j + 1] in " \t":
             return j + 2
         if at_line_start and (j >= n or text[j] in "\r\n"):

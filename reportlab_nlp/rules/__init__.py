@@ -75,6 +75,7 @@ class SectionRule:
     read: bool
     headers: tuple[str, ...]
     source: str = ""
+    body_part: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class RuleSet:
             "cues": [[c.regex, c.category, c.direction, c.window, c.weak] for c in self.cues],
             "terminators": self.terminators,
             "forward_terminators": self.forward_terminators,
-            "sections": [[s.category, s.read, s.headers] for s in self.sections],
+            "sections": [[s.category, s.read, s.headers, s.body_part] for s in self.sections],
             "schemes": {k: [s.columns, s.no_finding] for k, s in sorted(self.schemes.items())},
             "no_finding_blockers": self.no_finding_blockers,
         }
@@ -254,7 +255,7 @@ _FINDING_KEYS = (
     "remove_phrases",
 )
 _CUE_KEYS = ("phrase", "pattern", "category", "direction", "window", "weak", "remove")
-_SECTION_KEYS = ("category", "read", "headers")
+_SECTION_KEYS = ("category", "read", "headers", "body_part")
 _TOP_KEYS = (
     "version",
     "macros",
@@ -422,8 +423,11 @@ class _Builder:
             read = old.read
         if not isinstance(read, bool):
             raise RulesError(path, f"section {category!r}", f"'read' must be true or false, got {read!r}")
+        body_part = entry.get("body_part", old.body_part if old else False)
+        if not isinstance(body_part, bool):
+            raise RulesError(path, f"section {category!r}", f"'body_part' must be true or false, got {body_part!r}")
         merged = (old.headers if old else ()) + tuple(h for h in headers if not old or h not in old.headers)
-        self.sections[category] = SectionRule(category, read, merged, path)
+        self.sections[category] = SectionRule(category, read, merged, path, body_part)
 
     def _add_scheme(self, path: str, name: str, spec: Any) -> None:
         where = (path, f"scheme {name!r}")

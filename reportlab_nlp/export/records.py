@@ -1,0 +1,277 @@
+"""What every export consumes: one labeled report under a scheme, with its studies.
+
+:class:`LabeledReport` is built either from the labeler's output
+(:func:`from_result`) or from a record of a labels JSONL file written by
+``reportlab-nlp label`` (:func:`from_record`); :func:`read_labels_jsonl`
+streams such a file. The exports read nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..io.readers import first_bad_utf8
+from ..rules import Scheme
+from ..types import LabelValue, Mention, Report, ReportLabels
+from .manifest import StudyLink
+
+
+@dataclass(frozen=True)
+class LabeledReport:
+    """One report's labels under a scheme, ready to export.
+
+    ``values`` are (column, label, value) triples in the scheme's order
+    (``label`` is the label of the full set, which the code table is keyed
+    by); ``evidence`` maps a column to its mentions (offsets into the report
+    text); ``probabilities`` maps a column to a model's probability (empty
+    for the rule engine); ``studies`` are the report's studies (empty when
+    unlinked).
+    """
+
+    id: str
+    values: tuple[tuple[str, str, LabelValue], ...]
+    evidence: Mapping[str, tuple[Mention, ...]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    text_length: int | None = None
+    probabilities: Mapping[str, float] = field(default_factory=dict)
+    studies: tuple[StudyLink, ...] = ()
+
+    def value(self, column: str) -> LabelValue:
+        """The value of a column (BLANK if the scheme has no such column)."""
+        for col, _, v in self.values:
+            if col == column:
+                return v
+        return LabelValue.BLANK
+
+    def labeled(self) -> list[tuple[str, str, LabelValue]]:
+        """The non-blank (column, label, value) triples: the labeled findings."""
+        return [t for t in self.values if t[2] is not LabelValue.BLANK]
+
+    def with_studies(self, studies: Sequence[StudyLink]) -> LabeledReport:
+        """A copy linked to ``studies``."""
+        return LabeledReport(
+            self.id,
+            self.values,
+            self.evidence,
+            self.warnings,
+            self.text_length,
+            self.probabilities,
+            tuple(studies),
+        )
+
+
+def from_result(
+    result: ReportLabels,
+    values: Sequence[tuple[str, str, LabelValue]],
+    source: Report | None = None,
+) -> LabeledReport:
+    """Build from the labeler's result and :meth:`~reportlab_nlp.Labeler.values`."""
+    evidence = {
+        col: tuple(result.evidence[label])
+        for col, label, v in values
+        if v is not LabelValue.BLANK and result.evidence.get(label)
+    }
+    return LabeledReport(
+        id=result.id,
+        values=tuple(values),
+        evidence=evidence,
+        warnings=tuple(result.warnings),
+        text_length=len(source.text) if source is not None else None,
+    )
+
+
+def infer_scheme(columns: Sequence[str], schemes: Mapping[str, Scheme], *, where: str) -> Scheme:
+    """The scheme whose columns are exactly ``columns`` (in any order).
+
+    Raises
+    ------
+    InputError
+        When no scheme has these columns.
+    """
+    wanted = set(columns)
+    for name in ("full", *sorted(k for k in schemes if k != "full")):
+        scheme = schemes.get(name)
+        if scheme is not None and {c for c, _ in scheme.columns} == wanted:
+            return scheme
+    raise InputError(
+        f"{where}: the label columns match no scheme ({', '.join(sorted(schemes))}); "
+        f"got {len(wanted)} columns such as {sorted(wanted)[:3]}"
+    )
+
+
+def from_record(record: Mapping[str, Any], scheme: Scheme, *, where: str) -> LabeledReport:
+    """Build from one record of a labels JSONL file (see :func:`reportlab_nlp.io.writers.jsonl_record`).
+
+    Raises
+    ------
+    InputError
+        For a record without id or labels, a value outside 1 / 0 / -1 / null,
+        or label columns that differ from the scheme's.
+    """
+    if "id" not in record or "labels" not in record or not isinstance(record["labels"], Mapping):
+        raise InputError(f"{where}: not a labels record (expected the keys 'id' and 'labels')")
+    labels = record["labels"]
+    expected = [c for c, _ in scheme.columns]
+    if set(labels) != set(expected):
+        missing = [c for c in expected if c not in labels]
+        extra = [c for c in labels if c not in expected]
+        raise InputError(
+            f"{where}: label columns differ from scheme {scheme.name!r}: missing {missing}, unexpected {extra}"
+        )
+    values = []
+    for col, label in scheme.columns:
+        try:
+            values.append((col, label, LabelValue.parse(labels[col])))
+        except ValueError as e:
+            raise InputError(f"{where}: label {col!r}: {e}") from None
+    evidence: dict[str, tuple[Mention, ...]] = {}
+    raw_evidence = record.get("evidence") or {}
+    if not isinstance(raw_evidence, Mapping):
+        raise InputError(f"{where}: 'evidence' must be an object keyed by label column")
+    by_col = {c: lbl for c, lbl in scheme.columns}
+    for col, mentions in raw_evidence.items():
+        if col not in by_col:
+            raise InputError(f"{where}: evidence for unknown column {col!r}")
+        try:
+            evidence[col] = tuple(Mention.from_dict(by_col[col], m) for m in mentions)
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"{where}: evidence of {col!r} is malformed ({e})") from None
+    studies: list[StudyLink] = []
+    for i, s in enumerate(record.get("studies") or []):
+        if not isinstance(s, Mapping):
+            raise InputError(f"{where}: studies[{i}] must be an object")
+        studies.append(StudyLink.from_dict(s, where=f"{where}: studies[{i}]"))
+    probabilities = record.get("probabilities") or {}
+    text_length = record.get("text_length")
+    return LabeledReport(
+        id=str(record["id"]),
+        values=tuple(values),
+        evidence=evidence,
+        warnings=tuple(str(w) for w in record.get("warnings") or ()),
+        text_length=int(text_length) if isinstance(text_length, int) else None,
+        probabilities={str(k): float(v) for k, v in probabilities.items() if v is not None},
+        studies=tuple(studies),
+    )
+
+
+def is_labels_file(path: str | Path) -> bool:
+    """Whether ``path`` is a labels JSONL file (its first record has ``id`` and a ``labels`` object).
+
+    A reports file (CSV, a folder, or JSONL records with text) is not.
+    """
+    p = Path(path)
+    if not p.is_file() or p.suffix.lower() not in (".jsonl", ".ndjson", ".json"):
+        return False
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                first = json.loads(line)
+            except json.JSONDecodeError:
+                return False
+            return isinstance(first, dict) and "id" in first and isinstance(first.get("labels"), dict)
+    return False
+
+
+@dataclass
+class LabelsFile:
+    """A labels JSONL file: its scheme (inferred from the columns) and its records.
+
+    ``provenance`` is the record of the run that wrote it when ``label
+    --manifest`` did (None otherwise).
+    """
+
+    path: str
+    scheme: Scheme
+    count: int
+    provenance: Mapping[str, Any] | None
+
+    def reports(self) -> Iterator[LabeledReport]:
+        """Yield the labeled reports in file order."""
+        for where, record in _records(self.path):
+            yield from_record(record, self.scheme, where=where)
+
+
+def _records(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    with open(path, encoding="utf-8-sig") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}: line {line_no}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from e
+            if not isinstance(obj, dict):
+                raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+            yield where, obj
+
+
+def read_labels_jsonl(path: str | Path, schemes: Mapping[str, Scheme], scheme: str | None = None) -> LabelsFile:
+    """Open and check a labels JSONL file (one pass: JSON, ids, columns, provenance).
+
+    Parameters
+    ----------
+    path
+        A file written by ``reportlab-nlp label --format jsonl`` (with or without ``--manifest``).
+    schemes
+        The known schemes (``labeler.rules.schemes``).
+    scheme
+        The scheme the file was written with; inferred from its columns when None.
+
+    Raises
+    ------
+    InputError
+        For invalid UTF-8 or JSON, a record that is not a labels record,
+        duplicate ids, or columns of no known scheme.
+    """
+    path = str(path)
+    bad = first_bad_utf8(path)
+    if bad is not None:
+        raise InputError(f"{path}: invalid UTF-8 at byte offset {bad[0]} ({bad[1]})")
+    chosen: Scheme | None = None
+    if scheme is not None:
+        if scheme not in schemes:
+            raise InputError(f"unknown scheme {scheme!r}; known schemes are: {', '.join(sorted(schemes))}")
+        chosen = schemes[scheme]
+    seen: set[str] = set()
+    dups: list[str] = []
+    provenance: Mapping[str, Any] | None = None
+    n = 0
+    for where, record in _records(path):
+        if chosen is None:
+            labels = record.get("labels")
+            if not isinstance(labels, Mapping):
+                raise InputError(f"{where}: not a labels record (expected a 'labels' object)")
+            chosen = infer_scheme(list(labels), schemes, where=where)
+        from_record(record, chosen, where=where)  # validates
+        rid = str(record["id"])
+        if rid in seen and rid not in dups:
+            dups.append(rid)
+        seen.add(rid)
+        if provenance is None and isinstance(record.get("provenance"), Mapping):
+            provenance = record["provenance"]
+        n += 1
+    if chosen is None:
+        raise InputError(f"{path}: no labels records in this file")
+    if dups:
+        shown = ", ".join(repr(d) for d in dups[:5])
+        raise InputError(f"{path}: duplicate report ids in the labels file: {shown} ({len(dups)} in all)")
+    return LabelsFile(path, chosen, n, provenance)
+
+
+__all__ = [
+    "LabeledReport",
+    "LabelsFile",
+    "from_record",
+    "from_result",
+    "infer_scheme",
+    "is_labels_file",
+    "read_labels_jsonl",
+]

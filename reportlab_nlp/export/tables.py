@@ -1,0 +1,186 @@
+"""Tabular exports: long JSONL, wide CSV (CheXpert convention) and long CSV.
+
+Every row carries the report's study ids (empty when the report has no
+manifest row) and the run's provenance. A report linked to several studies
+gets its rows once per study. Blank labels are rows too (value null / empty),
+so the wide table can be rebuilt from the long one exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..io.writers import AtomicFile
+from ..types import LabelValue
+from .manifest import StudyLink
+from .provenance import PROVENANCE_FIELDS, Provenance
+from .records import LabeledReport
+
+STUDY_COLUMNS = ("study_uid", "case_id", "accession_number", "modality", "body_part", "study_date")
+LONG_CSV_COLUMNS = ("report_id", *STUDY_COLUMNS, "label", "value", "probability", "evidence")
+
+
+def _study_cells(link: StudyLink | None) -> list[str]:
+    if link is None:
+        return [""] * len(STUDY_COLUMNS)
+    d = link.to_dict()
+    return ["" if d[c] is None else str(d[c]) for c in STUDY_COLUMNS]
+
+
+def _links(report: LabeledReport) -> Sequence[StudyLink | None]:
+    return report.studies or (None,)
+
+
+def evidence_json(report: LabeledReport, column: str) -> list[dict[str, Any]]:
+    """The evidence of one column as JSON objects (offsets into the report text)."""
+    return [m.to_dict() for m in report.evidence.get(column, ())]
+
+
+class TableWriter:
+    """Base class: one output file, written atomically."""
+
+    def __init__(
+        self, path: str | Path, columns: Sequence[str], provenance: Provenance, *, file: AtomicFile | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.columns = list(columns)
+        self.provenance = provenance
+        self.file = file if file is not None else AtomicFile(path)
+
+    def write(self, report: LabeledReport) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        self.file.commit()
+
+    def abort(self) -> None:
+        self.file.abort()
+
+
+class LongJsonlWriter(TableWriter):
+    """One JSON object per (report, study, label): value, evidence spans, probability, study ids, provenance."""
+
+    def write(self, report: LabeledReport) -> None:
+        prov = self.provenance.to_dict()
+        for link in _links(report):
+            study = link.to_dict() if link is not None else None
+            for col, _, value in report.values:
+                row = {
+                    "report_id": report.id,
+                    "label": col,
+                    "value": value.to_json(),
+                    "evidence": evidence_json(report, col),
+                    "probability": report.probabilities.get(col),
+                    "study": study,
+                    "provenance": prov,
+                }
+                self.file.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+class WideCsvWriter(TableWriter):
+    """report_id, the study ids, one column per label (1 / 0 / -1 / blank), then the provenance fields."""
+
+    def __init__(
+        self, path: str | Path, columns: Sequence[str], provenance: Provenance, *, file: AtomicFile | None = None
+    ) -> None:
+        super().__init__(path, columns, provenance, file=file)
+        self.csv = csv.writer(self.file.handle, lineterminator="\n")
+        self.csv.writerow(["report_id", *STUDY_COLUMNS, *self.columns, *PROVENANCE_FIELDS])
+        self.prov_cells = [self.provenance.flat()[k] for k in PROVENANCE_FIELDS]
+
+    def write(self, report: LabeledReport) -> None:
+        cells = [report.value(c).to_csv() for c in self.columns]
+        for link in _links(report):
+            self.csv.writerow([report.id, *_study_cells(link), *cells, *self.prov_cells])
+
+
+class LongCsvWriter(TableWriter):
+    """One row per (report, study, label): value, probability, evidence (a JSON list), provenance."""
+
+    def __init__(
+        self, path: str | Path, columns: Sequence[str], provenance: Provenance, *, file: AtomicFile | None = None
+    ) -> None:
+        super().__init__(path, columns, provenance, file=file)
+        self.csv = csv.writer(self.file.handle, lineterminator="\n")
+        self.csv.writerow([*LONG_CSV_COLUMNS, *PROVENANCE_FIELDS])
+        self.prov_cells = [self.provenance.flat()[k] for k in PROVENANCE_FIELDS]
+
+    def write(self, report: LabeledReport) -> None:
+        for link in _links(report):
+            study = _study_cells(link)
+            for col, _, value in report.values:
+                p = report.probabilities.get(col)
+                evidence = json.dumps(evidence_json(report, col), ensure_ascii=False, separators=(",", ":"))
+                self.csv.writerow(
+                    [report.id, *study, col, value.to_csv(), "" if p is None else repr(p), evidence, *self.prov_cells]
+                )
+
+
+# ---------------------------------------------------------------------------
+# reading back (round trips, downstream tools)
+# ---------------------------------------------------------------------------
+
+Key = tuple[str, str]  # (report_id, study_uid or "")
+
+
+def read_long_jsonl(path: str | Path) -> dict[Key, dict[str, LabelValue]]:
+    """{(report_id, study_uid): {label column: value}} from a long JSONL export."""
+    out: dict[Key, dict[str, LabelValue]] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            study = row.get("study") or {}
+            key = (row["report_id"], study.get("study_uid") or "")
+            out.setdefault(key, {})[row["label"]] = LabelValue.parse(row["value"])
+    return out
+
+
+def read_wide_csv(path: str | Path) -> tuple[list[str], dict[Key, dict[str, LabelValue]]]:
+    """(label columns, {(report_id, study_uid): {column: value}}) from a wide CSV export."""
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        first = header.index("study_date") + 1
+        last = header.index(PROVENANCE_FIELDS[0])
+        columns = header[first:last]
+        out: dict[Key, dict[str, LabelValue]] = {}
+        for row in reader:
+            out[(row[0], row[1])] = {c: LabelValue.parse(v) for c, v in zip(columns, row[first:last], strict=True)}
+    return columns, out
+
+
+def read_long_csv(path: str | Path) -> dict[Key, dict[str, LabelValue]]:
+    """{(report_id, study_uid): {label column: value}} from a long CSV export."""
+    out: dict[Key, dict[str, LabelValue]] = {}
+    with open(path, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            out.setdefault((row["report_id"], row["study_uid"]), {})[row["label"]] = LabelValue.parse(row["value"])
+    return out
+
+
+def iter_long_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """The rows of a long JSONL export as dicts."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+__all__ = [
+    "LONG_CSV_COLUMNS",
+    "STUDY_COLUMNS",
+    "LongCsvWriter",
+    "LongJsonlWriter",
+    "TableWriter",
+    "WideCsvWriter",
+    "iter_long_jsonl",
+    "read_long_csv",
+    "read_long_jsonl",
+    "read_wide_csv",
+]
