@@ -60,7 +60,7 @@ class Labeler:
         """(column, label, value) triples of ``report`` under a scheme."""
         return project(report, self.get_scheme(scheme), self.rules.no_finding_blockers)
 
-    def label(self, text: str, *, id: str = "") -> ReportLabels:  # noqa: A002 - the record's field is "id"
+    def label(self, text: str, *, id: str = "") -> ReportLabels:
         """Label one report's text."""
         doc = self.nlp(text)
         result: ReportLabels = doc._.rl_labels
@@ -92,7 +92,7 @@ class Labeler:
             yield _with_id(doc._.rl_labels, report_id), context
 
 
-def _with_id(report: ReportLabels, id: str) -> ReportLabels:  # noqa: A002
+def _with_id(report: ReportLabels, id: str) -> ReportLabels:
     return ReportLabels(id, report.labels, report.evidence, report.warnings, report.sections)
 
 

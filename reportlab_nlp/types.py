@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class Assertion(str, enum.Enum):
+class Assertion(enum.StrEnum):
     """How a mention is asserted in its sentence."""
 
     PRESENT = "present"

@@ -210,7 +210,9 @@ class ReportSource:
         text, spans = join_fields(list(zip(text_cols, values, strict=True)))
         return text, tuple(spans)
 
-    def _csv_records(self, *, texts: bool, delimiter: str | None) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
+    def _csv_records(
+        self, *, texts: bool, delimiter: str | None
+    ) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
         try:
             f = self._open_text()
         except OSError as e:
@@ -219,7 +221,11 @@ class ReportSource:
             sample = f.read(65536)
             f.seek(0)
             if delimiter is None:
-                delimiter = "\t" if sample.split("\n", 1)[0].count("\t") > sample.split("\n", 1)[0].count(",") else ","
+                delimiter = (
+                    "\t"
+                    if sample.split("\n", 1)[0].count("\t") > sample.split("\n", 1)[0].count(",")
+                    else ","
+                )
             reader = csv.reader(f, delimiter=delimiter)
             try:
                 header = next(reader)

@@ -70,7 +70,9 @@ class Writer:
     def __init__(self, path: str | Path) -> None:
         self.file = AtomicFile(path)
 
-    def write(self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report) -> None:
+    def write(
+        self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
+    ) -> None:
         raise NotImplementedError
 
     def commit(self) -> None:
@@ -88,19 +90,25 @@ class CsvWriter(Writer):
         self.csv = csv.writer(self.file.handle, lineterminator="\n")
         self.csv.writerow(["report_id", *columns])
 
-    def write(self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report) -> None:
+    def write(
+        self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
+    ) -> None:
         self.csv.writerow([report.id, *(v.to_csv() for _, _, v in values)])
 
 
 class JsonlWriter(Writer):
     """One JSON object per report: id, labels (scheme columns), evidence, warnings, sections."""
 
-    def write(self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report) -> None:
+    def write(
+        self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
+    ) -> None:
         record = jsonl_record(report, values, source)
         self.file.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def jsonl_record(report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report) -> dict[str, Any]:
+def jsonl_record(
+    report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
+) -> dict[str, Any]:
     """The JSONL record of one report under a scheme's columns.
 
     Evidence is keyed by the scheme's column names (a label of the full set

@@ -9,6 +9,8 @@ them on a blank English tokenizer; nothing is downloaded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -54,7 +56,7 @@ def build_pipeline(rules: RuleSet, *, tokenizer: str = "fast") -> Language:
         nlp.tokenizer = FastTokenizer(nlp.vocab)
     elif tokenizer != "spacy":
         raise ValueError(f"tokenizer must be 'fast' or 'spacy', got {tokenizer!r}")
-    components = (
+    components: tuple[Callable[[Doc], Doc], ...] = (
         SectionDetector(rules),
         SentenceSplitter(),
         MentionMatcher(rules),

@@ -55,7 +55,9 @@ class AssertionDetector:
     def __init__(self, rules: RuleSet) -> None:
         self.cue_index: TriggerIndex[CueRule] = TriggerIndex([(c.regex, c) for c in rules.cues])
         self.history_present = {f.label for f in rules.findings if f.history == "present"}
-        self.term_regex = re.compile("|".join(f"(?:{t})" for t in rules.terminators) or r"(?!x)x", re.IGNORECASE)
+        self.term_regex = re.compile(
+            "|".join(f"(?:{t})" for t in rules.terminators) or r"(?!x)x", re.IGNORECASE
+        )
         self.fwd_regex = re.compile(
             "|".join(f"(?:{t})" for t in rules.forward_terminators) or r"(?!x)x", re.IGNORECASE
         )

@@ -39,7 +39,9 @@ def aggregate(assertions: Iterable[Assertion]) -> LabelValue:
 
 def no_finding(values: Mapping[str, LabelValue], blockers: Iterable[str]) -> LabelValue:
     """1 when none of ``blockers`` is 1 or -1, else blank."""
-    hit = any(values.get(b, LabelValue.BLANK) in (LabelValue.POSITIVE, LabelValue.UNCERTAIN) for b in blockers)
+    hit = any(
+        values.get(b, LabelValue.BLANK) in (LabelValue.POSITIVE, LabelValue.UNCERTAIN) for b in blockers
+    )
     return LabelValue.BLANK if hit else LabelValue.POSITIVE
 
 
@@ -73,7 +75,9 @@ class LabelAggregator:
         self.labels = rules.labels
         self.blockers = rules.no_finding_blockers
 
-    def build(self, mentions: Sequence[Mention], *, empty: bool) -> tuple[dict[str, LabelValue], dict[str, tuple[Mention, ...]]]:
+    def build(
+        self, mentions: Sequence[Mention], *, empty: bool
+    ) -> tuple[dict[str, LabelValue], dict[str, tuple[Mention, ...]]]:
         by_label: dict[str, list[Mention]] = {}
         for m in mentions:
             by_label.setdefault(m.label, []).append(m)
@@ -97,7 +101,9 @@ class LabelAggregator:
         if not text.strip():
             warnings = ("empty report: no text to label",)
         elif not any(text[s.start : s.end].strip() for s in doc._.rl_sections if s.read):
-            warnings = ("no text to label: the report has only sections that are not read (indication, history, ...)",)
+            warnings = (
+                "no text to label: the report has only sections that are not read (indication, history, ...)",
+            )
         values, evidence = self.build(doc._.rl_asserted, empty=bool(warnings))
         doc._.rl_labels = ReportLabels(
             id="", labels=values, evidence=evidence, warnings=warnings, sections=doc._.rl_sections

@@ -119,7 +119,9 @@ def _prefixes(seq: Sequence[Any], done: str, at_start: bool) -> set[str]:
         if lo == 0:
             out |= _prefixes(rest, done, at_start)
         if hi != 0:
-            more = list(body) + ([(op, (max(lo - 1, 0), hi if hi == _c.MAXREPEAT else hi - 1, body))] if hi != 1 else [])
+            more = list(body) + (
+                [(op, (max(lo - 1, 0), hi if hi == _c.MAXREPEAT else hi - 1, body))] if hi != 1 else []
+            )
             out |= _prefixes(more + rest, done, at_start)
         return out
     if op is _c.ANY:

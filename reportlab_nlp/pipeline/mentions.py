@@ -56,7 +56,9 @@ class MentionMatcher:
             for ph in f.phrases:
                 entries.append((phrase_regex(ph), _Rule(f.label, "main", f"phrase: {ph}")))
             for pat in f.patterns:
-                entries.append((expand_macros(pat, rules.macros, where=where), _Rule(f.label, "main", f"pattern: {pat}")))
+                entries.append(
+                    (expand_macros(pat, rules.macros, where=where), _Rule(f.label, "main", f"pattern: {pat}"))
+                )
             for state, pats in f.states.items():
                 for pat in pats:
                     rx = expand_macros(pat, rules.macros, where=where)
@@ -100,7 +102,11 @@ class MentionMatcher:
                     rule = hit.payload.description
                     out.append(Candidate(label, start, end, i, section.category, rule, state))
                     for implied in self.implies.get(label, ()):
-                        out.append(Candidate(implied, start, end, i, section.category, f"{rule} (via {label})", state))
+                        out.append(
+                            Candidate(
+                                implied, start, end, i, section.category, f"{rule} (via {label})", state
+                            )
+                        )
         out.sort(key=lambda c: (c.start, c.end, self.order.get(c.label, 0)))
         return out
 

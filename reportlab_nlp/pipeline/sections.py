@@ -26,14 +26,24 @@ class SectionDetector:
 
     def __init__(self, rules: RuleSet) -> None:
         self.read = {s.category: s.read for s in rules.sections}
-        entries = [(phrase_regex(h, plural=False), (s.category, False)) for s in rules.sections if not s.body_part for h in s.headers]
+        entries = [
+            (phrase_regex(h, plural=False), (s.category, False))
+            for s in rules.sections
+            if not s.body_part
+            for h in s.headers
+        ]
         # body-part headers of multi-exam reports ("Left knee:", "Chest.", "Pelvis and left hip.")
         # may carry a side and a second part, and may end in a period
         side = r"(?:(?:right|left|bilateral|both)\s+)?"
         for sec in rules.sections:
             if sec.body_part:
                 alt = "|".join(phrase_regex(h, plural=False) for h in sec.headers)
-                entries.append((rf"(?<![A-Za-z0-9]){side}(?:{alt})(?:\s+(?:and|&)\s+{side}(?:{alt}))?(?![A-Za-z0-9])", (sec.category, True)))
+                entries.append(
+                    (
+                        rf"(?<![A-Za-z0-9]){side}(?:{alt})(?:\s+(?:and|&)\s+{side}(?:{alt}))?(?![A-Za-z0-9])",
+                        (sec.category, True),
+                    )
+                )
         self.index: TriggerIndex[tuple[str, bool]] = TriggerIndex(entries)
 
     def find(self, text: str) -> tuple[Section, ...]:
@@ -65,9 +75,10 @@ class SectionDetector:
         while i >= 0 and text[i] in " \t*#>-":
             i -= 1
         at_line_start = i < 0 or text[i] == "\n"
-        if not at_line_start:
-            if not (text[i] in ".!?" or (text[hstart - 1].isspace() and text[hstart:hend].isupper())):
-                return -1
+        after_sentence = text[i] in ".!?" if i >= 0 else True
+        in_capitals = text[hstart - 1].isspace() and text[hstart:hend].isupper()
+        if not (at_line_start or after_sentence or in_capitals):
+            return -1
         # after: a colon (or " - "), or the end of the line when the header stands alone on it
         j = hend
         n = len(text)

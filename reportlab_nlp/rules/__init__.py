@@ -27,7 +27,11 @@ from ..types import Assertion
 
 CUE_CATEGORIES = ("negated", "uncertain", "historical", "hypothetical", "pseudo", "ignore")
 DIRECTIONS = ("forward", "backward", "both", "sentence")
-STATE_ASSERTIONS = {"present": Assertion.PRESENT, "negated": Assertion.NEGATED, "uncertain": Assertion.UNCERTAIN}
+STATE_ASSERTIONS = {
+    "present": Assertion.PRESENT,
+    "negated": Assertion.NEGATED,
+    "uncertain": Assertion.UNCERTAIN,
+}
 _MACRO_REF = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 _WORD_CHARS = "A-Za-z0-9"
 
@@ -168,9 +172,7 @@ def phrase_regex(phrase: str, *, plural: bool = True) -> str:
     words = phrase.split()
     if not words:
         raise ValueError("empty phrase")
-    body = r"[\s\-]*".join(
-        _word_regex(w, plural and i == len(words) - 1) for i, w in enumerate(words)
-    )
+    body = r"[\s\-]*".join(_word_regex(w, plural and i == len(words) - 1) for i, w in enumerate(words))
     left = f"(?<![{_WORD_CHARS}])" if phrase[0].isalnum() else ""
     right = f"(?![{_WORD_CHARS}])" if phrase[-1].isalnum() else ""
     return f"{left}{body}{right}"
@@ -293,7 +295,10 @@ class _Builder:
             self._add_finding(path, i, entry, user=user)
         for i, entry in enumerate(self._list(data, "cues", path)):
             self._add_cue(path, i, entry)
-        for key, target in (("terminators", self.terminators), ("forward_terminators", self.forward_terminators)):
+        for key, target in (
+            ("terminators", self.terminators),
+            ("forward_terminators", self.forward_terminators),
+        ):
             for i, term in enumerate(self._list(data, key, path)):
                 if not isinstance(term, str) or not term:
                     raise RulesError(path, f"{key}[{i}]", f"expected a regex string, got {term!r}")
@@ -305,7 +310,9 @@ class _Builder:
             for name, spec in _mapping(data["schemes"], (path, "schemes"), "'schemes'").items():
                 self._add_scheme(path, str(name), spec)
         if "no_finding_blockers" in data:
-            self.blockers = list(_str_list(data["no_finding_blockers"], (path, "no_finding_blockers"), "list"))
+            self.blockers = list(
+                _str_list(data["no_finding_blockers"], (path, "no_finding_blockers"), "list")
+            )
 
     @staticmethod
     def _list(data: Mapping[str, Any], key: str, path: str) -> list[Any]:
@@ -328,7 +335,9 @@ class _Builder:
         for key in states:
             if key not in STATE_ASSERTIONS:
                 raise RulesError(
-                    path, f"finding {label!r}", f"unknown state {key!r}; expected one of: {', '.join(STATE_ASSERTIONS)}"
+                    path,
+                    f"finding {label!r}",
+                    f"unknown state {key!r}; expected one of: {', '.join(STATE_ASSERTIONS)}",
                 )
         new = {
             "definition": entry.get("definition", ""),
@@ -336,14 +345,18 @@ class _Builder:
             "patterns": list(_str_list(entry.get("patterns"), where, "patterns")),
             "states": {k: list(_str_list(v, where, f"states.{k}")) for k, v in states.items()},
             "exclusions": list(_str_list(entry.get("exclusions"), where, "exclusions")),
-            "exclusion_patterns": list(_str_list(entry.get("exclusion_patterns"), where, "exclusion_patterns")),
+            "exclusion_patterns": list(
+                _str_list(entry.get("exclusion_patterns"), where, "exclusion_patterns")
+            ),
             "implies": list(_str_list(entry.get("implies"), where, "implies")),
             "codes": dict(_mapping(entry.get("codes", {}) or {}, where, "'codes'")),
             "source": path,
         }
         history = entry.get("history", None)
         if history is not None and history not in ("ignore", "present"):
-            raise RulesError(path, f"finding {label!r}", f"'history' must be 'ignore' or 'present', got {history!r}")
+            raise RulesError(
+                path, f"finding {label!r}", f"'history' must be 'ignore' or 'present', got {history!r}"
+            )
         new["history"] = history
         if not isinstance(new["definition"], str):
             raise RulesError(path, f"finding {label!r}", "'definition' must be a string")
@@ -366,7 +379,9 @@ class _Builder:
         old["codes"].update(new["codes"])
         for phrase in _str_list(entry.get("remove_phrases"), where, "remove_phrases"):
             if phrase not in old["phrases"]:
-                raise RulesError(path, f"finding {label!r}", f"remove_phrases: {phrase!r} is not a phrase of {label!r}")
+                raise RulesError(
+                    path, f"finding {label!r}", f"remove_phrases: {phrase!r} is not a phrase of {label!r}"
+                )
             old["phrases"].remove(phrase)
         old["source"] = f"{old['source']}+{path}" if user else old["source"]
 
@@ -386,21 +401,29 @@ class _Builder:
             before = len(self.cues)
             self.cues = [c for c in self.cues if c.text != text]
             if len(self.cues) == before:
-                raise RulesError(path, f"cue {text!r}", "remove: no such cue in the rules loaded before this file")
+                raise RulesError(
+                    path, f"cue {text!r}", "remove: no such cue in the rules loaded before this file"
+                )
             return
         category = entry.get("category")
         if category not in CUE_CATEGORIES:
             raise RulesError(
-                path, f"cue {text!r}", f"'category' must be one of {', '.join(CUE_CATEGORIES)}, got {category!r}"
+                path,
+                f"cue {text!r}",
+                f"'category' must be one of {', '.join(CUE_CATEGORIES)}, got {category!r}",
             )
         direction = entry.get("direction", "forward")
         if direction not in DIRECTIONS:
             raise RulesError(
-                path, f"cue {text!r}", f"'direction' must be one of {', '.join(DIRECTIONS)}, got {direction!r}"
+                path,
+                f"cue {text!r}",
+                f"'direction' must be one of {', '.join(DIRECTIONS)}, got {direction!r}",
             )
         window = entry.get("window", 0)
         if not isinstance(window, int) or isinstance(window, bool) or window < 0:
-            raise RulesError(path, f"cue {text!r}", f"'window' must be a whole number of words >= 0, got {window!r}")
+            raise RulesError(
+                path, f"cue {text!r}", f"'window' must be a whole number of words >= 0, got {window!r}"
+            )
         weak = entry.get("weak", False)
         if not isinstance(weak, bool):
             raise RulesError(path, f"cue {text!r}", f"'weak' must be true or false, got {weak!r}")
@@ -413,19 +436,25 @@ class _Builder:
         _check_keys(entry, _SECTION_KEYS, where)
         category = entry.get("category")
         if not isinstance(category, str) or not re.fullmatch(r"[a-z_]+", category):
-            raise RulesError(path, f"sections[{i}]", f"'category' must be lower_case letters, got {category!r}")
+            raise RulesError(
+                path, f"sections[{i}]", f"'category' must be lower_case letters, got {category!r}"
+            )
         headers = _str_list(entry.get("headers"), (path, f"section {category!r}"), "headers")
         read = entry.get("read")
         old = self.sections.get(category)
         if read is None:
             if old is None:
-                raise RulesError(path, f"section {category!r}", "a new section needs 'read: true' or 'read: false'")
+                raise RulesError(
+                    path, f"section {category!r}", "a new section needs 'read: true' or 'read: false'"
+                )
             read = old.read
         if not isinstance(read, bool):
             raise RulesError(path, f"section {category!r}", f"'read' must be true or false, got {read!r}")
         body_part = entry.get("body_part", old.body_part if old else False)
         if not isinstance(body_part, bool):
-            raise RulesError(path, f"section {category!r}", f"'body_part' must be true or false, got {body_part!r}")
+            raise RulesError(
+                path, f"section {category!r}", f"'body_part' must be true or false, got {body_part!r}"
+            )
         merged = (old.headers if old else ()) + tuple(h for h in headers if not old or h not in old.headers)
         self.sections[category] = SectionRule(category, read, merged, path, body_part)
 
@@ -441,10 +470,14 @@ class _Builder:
                 ((k, v),) = col.items()
                 columns.append((str(k), str(v)))
             else:
-                raise RulesError(path, f"scheme {name!r}", f"a column must be 'name' or 'name: label', got {col!r}")
+                raise RulesError(
+                    path, f"scheme {name!r}", f"a column must be 'name' or 'name: label', got {col!r}"
+                )
         policy = spec.get("no_finding", "pathology")
         if policy not in ("pathology", "any"):
-            raise RulesError(path, f"scheme {name!r}", f"'no_finding' must be 'pathology' or 'any', got {policy!r}")
+            raise RulesError(
+                path, f"scheme {name!r}", f"'no_finding' must be 'pathology' or 'any', got {policy!r}"
+            )
         self.schemes[name] = Scheme(name, str(spec.get("description", "")), tuple(columns), str(policy))
 
     def build(self) -> RuleSet:
@@ -455,7 +488,9 @@ class _Builder:
             for phrase in f["phrases"] + f["exclusions"]:
                 _compile_check(phrase_regex(phrase), (src, where_entry), phrase)
             for pat in f["patterns"] + f["exclusion_patterns"] + [p for v in f["states"].values() for p in v]:
-                _compile_check(expand_macros(pat, self.macros, where=(src, where_entry)), (src, where_entry), pat)
+                _compile_check(
+                    expand_macros(pat, self.macros, where=(src, where_entry)), (src, where_entry), pat
+                )
             for target in f["implies"]:
                 if target not in self.findings and target != "No Finding":
                     raise RulesError(src, where_entry, f"implies unknown label {target!r}")
@@ -483,7 +518,9 @@ class _Builder:
         # labels added by a user's file join the full scheme at the end
         extra = [f.label for f in findings if f.label not in full_labels]
         if extra:
-            full = Scheme(full.name, full.description, full.columns + tuple((x, x) for x in extra), full.no_finding)
+            full = Scheme(
+                full.name, full.description, full.columns + tuple((x, x) for x in extra), full.no_finding
+            )
             self.schemes["full"] = full
             full_labels += extra
         known = set(self.findings) | {"No Finding"}
@@ -491,11 +528,15 @@ class _Builder:
             for col, label in scheme.columns:
                 if label not in known:
                     raise RulesError(
-                        "schemes.yaml", f"scheme {scheme.name!r}", f"column {col!r} names unknown label {label!r}"
+                        "schemes.yaml",
+                        f"scheme {scheme.name!r}",
+                        f"column {col!r} names unknown label {label!r}",
                     )
         missing = [f.label for f in findings if f.label not in full_labels]
         if missing:
-            raise RulesError("schemes.yaml", "scheme 'full'", f"labels missing from the full scheme: {missing}")
+            raise RulesError(
+                "schemes.yaml", "scheme 'full'", f"labels missing from the full scheme: {missing}"
+            )
         for b in self.blockers:
             if b not in known:
                 raise RulesError("schemes.yaml", "no_finding_blockers", f"unknown label {b!r}")
@@ -526,8 +567,9 @@ def load_rules(extra: Sequence[str | Path] = ()) -> RuleSet:
     ----------
     extra
         Paths of user rules files (YAML or JSON) of the same shape as the
-        built-in ones, or names of built-in profiles (``chexpert-compat``). A finding whose label exists extends it (``replace:
-        true`` replaces it); a new label joins the full scheme at the end.
+        built-in ones, or names of built-in profiles (``chexpert-compat``).
+        A finding whose label exists extends it (``replace: true`` replaces
+        it); a new label joins the full scheme at the end.
 
     Raises
     ------

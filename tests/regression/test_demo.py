@@ -18,9 +18,9 @@ from reportlab_nlp.io.readers import ReportSource
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "corpora" / "demo"
 EXPECTED: dict[str, dict[str, int]] = json.loads((DEMO / "expected.json").read_text(encoding="utf-8"))
-KNOWN: dict[str, str] = json.loads((Path(__file__).parent / "known_failures.json").read_text(encoding="utf-8"))[
-    "demo"
-]
+KNOWN: dict[str, str] = json.loads(
+    (Path(__file__).parent / "known_failures.json").read_text(encoding="utf-8")
+)["demo"]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,9 @@ import reportlab_nlp
 from reportlab_nlp import Labeler, LabelValue
 
 HERE = Path(__file__).parent
-CASES: list[dict[str, Any]] = json.loads((HERE / "golden_sentences.json").read_text(encoding="utf-8"))["cases"]
+CASES: list[dict[str, Any]] = json.loads((HERE / "golden_sentences.json").read_text(encoding="utf-8"))[
+    "cases"
+]
 KNOWN: dict[str, str] = json.loads((HERE / "known_failures.json").read_text(encoding="utf-8"))["golden"]
 
 

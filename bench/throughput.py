@@ -1,0 +1,152 @@
+"""Throughput and memory of the rule labeler. Prints tables; asserts nothing.
+
+    python bench/throughput.py [--repeat 3] [--passes 3] [--memory-reports 100000] [--skip-memory]
+
+* reports/s on the Open-i development reports (../shared/corpora/iu_xray,
+  findings + impression, as the command line reads them), one process, and two
+  processes (a pool that builds one labeler per worker): the median of
+  ``--repeat`` runs, each labeling the corpus ``--passes`` times after a warm-up;
+* peak resident memory of ``reportlab-nlp label`` on a generated CSV of
+  ``--memory-reports`` reports (the development reports repeated under new ids;
+  the file is written to a temporary folder and deleted), CSV and JSONL out.
+
+Falls back to the bundled demo corpus when ../shared is absent (and says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import multiprocessing as mp
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import reportlab_nlp
+from reportlab_nlp.io.readers import ReportSource
+
+ROOT = Path(__file__).resolve().parents[1]
+OPENI = ROOT.parent / "shared" / "corpora" / "iu_xray" / "reports_dev.csv"
+DEMO = ROOT / "corpora" / "demo" / "reports.csv"
+
+
+def load_texts() -> tuple[str, list[str], list[list[str]]]:
+    """(corpus name, report texts, raw column values for regenerating a CSV)."""
+    if OPENI.exists():
+        src = ReportSource(str(OPENI), id_col="uid", text_cols=["findings", "impression"])
+        name = f"Open-i development reports ({OPENI.name})"
+    else:
+        src = ReportSource(str(DEMO), id_col="report_id", text_cols=["text"])
+        name = "bundled demo corpus (../shared not found)"
+    src.check()
+    texts = [r.text for r in src.reports()]
+    with open(OPENI if OPENI.exists() else DEMO, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    cols = ["findings", "impression"] if OPENI.exists() else ["text"]
+    raw = [[row[c] for c in cols] for row in rows]
+    return name, texts, raw
+
+
+_WORKER: reportlab_nlp.Labeler | None = None
+
+
+def _init_worker() -> None:
+    global _WORKER
+    _WORKER = reportlab_nlp.load()
+    for _ in _WORKER.pipe(["Warm-up. No effusion."] * 20):
+        pass
+
+
+def _work(chunk: list[str]) -> int:
+    assert _WORKER is not None
+    n = 0
+    for _ in _WORKER.pipe(chunk, batch_size=256):
+        n += 1
+    return n
+
+
+def one_process(texts: list[str], passes: int) -> float:
+    labeler = reportlab_nlp.load()
+    for _ in labeler.pipe(texts[:200]):
+        pass
+    work = texts * passes
+    start = time.perf_counter()
+    n = sum(1 for _ in labeler.pipe(work, batch_size=256))
+    return n / (time.perf_counter() - start)
+
+
+def two_processes(texts: list[str], passes: int, pool: mp.pool.Pool) -> float:
+    work = texts * passes
+    size = 256
+    chunks = [work[i : i + size] for i in range(0, len(work), size)]
+    start = time.perf_counter()
+    n = sum(pool.imap(_work, chunks))
+    return n / (time.perf_counter() - start)
+
+
+def memory(raw: list[list[str]], n_reports: int) -> tuple[float, float]:
+    """Peak RSS (MB) of the CLI labeling ``n_reports`` reports, and its wall time (s)."""
+    exe = Path(sys.executable).with_name("reportlab-nlp")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.csv"
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            cols = ["findings", "impression"] if len(raw[0]) == 2 else ["text"]
+            w.writerow(["uid", *cols])
+            for i in range(n_reports):
+                w.writerow([f"r{i:07d}", *raw[i % len(raw)]])
+        cmd = [str(exe), "label", str(path), "--id-col", "uid", "--no-progress"]
+        for c in cols:
+            cmd += ["--text-col", c]
+        cmd += ["--out", str(Path(tmp) / "out.csv"), "--out", str(Path(tmp) / "out.jsonl")]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak_kb / 1024, wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--memory-reports", type=int, default=100_000)
+    ap.add_argument("--skip-memory", action="store_true")
+    args = ap.parse_args()
+
+    name, texts, raw = load_texts()
+    print(f"corpus: {name}: {len(texts)} reports, mean {statistics.mean(map(len, texts)):.0f} characters")
+    cpu = platform.processor() or platform.machine()
+    print(f"machine: {cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    runs = f"median of {args.repeat} runs x {args.passes} passes"
+    print(f"reportlab-nlp {reportlab_nlp.__version__}, rules engine; {runs}\n")
+
+    one = [one_process(texts, args.passes) for _ in range(args.repeat)]
+    ctx = mp.get_context("fork")
+    with ctx.Pool(2, initializer=_init_worker) as pool:
+        pool.map(_work, [texts[:50], texts[50:100]])  # warm both workers
+        two = [two_processes(texts, args.passes, pool) for _ in range(args.repeat)]
+    m1, m2 = statistics.median(one), statistics.median(two)
+    print(f"{'setting':<28}{'reports/s':>12}{'min':>10}{'max':>10}")
+    print(f"{'1 process':<28}{m1:>12.0f}{min(one):>10.0f}{max(one):>10.0f}")
+    print(f"{'2 processes (pool)':<28}{m2:>12.0f}{min(two):>10.0f}{max(two):>10.0f}")
+    print(f"{'speed-up':<28}{m2 / m1:>12.2f}")
+
+    if not args.skip_memory:
+        peak, wall = memory(raw, args.memory_reports)
+        rate = args.memory_reports / wall
+        cols = f"{'reports':>12}{'peak RSS MB':>14}{'wall s':>10}{'reports/s':>12}"
+        head = f"{'memory (CLI, 1 process)':<28}{cols}"
+        print("\n" + head)
+        n = args.memory_reports
+        print(f"{'label CSV -> CSV + JSONL':<28}{n:>12}{peak:>14.0f}{wall:>10.1f}{rate:>12.0f}")
+
+
+if __name__ == "__main__":
+    main()
