@@ -16,10 +16,12 @@ marks ``token.is_sent_start`` so that ``doc.sents`` agrees.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterable
+from typing import Any, cast
 
+import numpy
+from spacy.attrs import SENT_START
 from spacy.tokens import Doc
 
 from ..types import Section
@@ -84,6 +86,24 @@ def _is_abbreviation(before: str) -> bool:
     return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
+MAX_SENTENCE = 1000
+"""Longest sentence in characters: a run-on "sentence" (a report without
+punctuation) is cut at white space so that assertion stays linear in the text."""
+
+
+def _cap(segment: str, s: int, e: int) -> list[tuple[int, int]]:
+    """Cut ``segment[s:e]`` into pieces of at most MAX_SENTENCE characters, at white space."""
+    pieces = []
+    while e - s > MAX_SENTENCE:
+        cut = segment.rfind(" ", s + MAX_SENTENCE // 2, s + MAX_SENTENCE)
+        if cut <= s:
+            cut = s + MAX_SENTENCE
+        pieces.append((s, cut))
+        s = cut
+    pieces.append((s, e))
+    return pieces
+
+
 class SentenceSplitter:
     """spaCy component: rule-based sentence boundaries within read sections."""
 
@@ -94,7 +114,7 @@ class SentenceSplitter:
         for m in _BOUNDARY.finditer(segment):
             kind = m.lastgroup
             if kind == "punct" or m.group("punct") is not None:
-                before = segment[: m.start("punct") + 1]
+                before = segment[max(0, m.start("punct") - 16) : m.start("punct") + 1]
                 punct = m.group("punct")
                 nxt = segment[m.end() : m.end() + 2]
                 if punct.startswith(".") and _is_abbreviation(before[-12:]):
@@ -121,12 +141,13 @@ class SentenceSplitter:
         spans.append((prev_cut, len(segment)))
         out: list[tuple[int, int]] = []
         for s, e in spans:
-            piece = segment[s:e]
-            stripped = piece.strip()
-            if not stripped:
-                continue
-            lead = len(piece) - len(piece.lstrip())
-            out.append((start + s + lead, start + s + lead + len(stripped)))
+            for s2, e2 in _cap(segment, s, e):
+                piece = segment[s2:e2]
+                stripped = piece.strip()
+                if not stripped:
+                    continue
+                lead = len(piece) - len(piece.lstrip())
+                out.append((start + s2 + lead, start + s2 + lead + len(stripped)))
         return out
 
     def find(self, text: str, sections: Iterable[Section]) -> tuple[tuple[int, int], ...]:
@@ -139,10 +160,13 @@ class SentenceSplitter:
         spans = self.find(doc._.rl_text, doc._.rl_sections)
         doc._.rl_sentences = spans
         if len(doc):
-            starts = [t.idx for t in doc]
-            doc[0].is_sent_start = True
-            for s, _ in spans:
-                i = bisect.bisect_left(starts, s)
-                if 0 < i < len(doc):
-                    doc[i].is_sent_start = True
+            # one array for all tokens: setting token.is_sent_start one by one
+            # re-checks the whole Doc each time (quadratic on a long report)
+            starts = numpy.array([t.idx for t in doc])
+            flags = numpy.full((len(doc), 1), -1, dtype=numpy.int64)
+            flags[0, 0] = 1
+            positions = numpy.searchsorted(starts, [s for s, _ in spans])
+            positions = positions[positions < len(doc)]
+            flags[positions, 0] = 1
+            doc.from_array([SENT_START], cast(Any, flags.view(numpy.uint64)))
         return doc
