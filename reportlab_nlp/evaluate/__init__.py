@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from .compare import VERDICTS, Comparison, Disagreement, LabelResult, Settings, compare
 from .conventions import CONVENTIONS
+from .disagreements import read_disagreements
 from .mapping import LabelMap, pair_labels, read_label_map
+from .outputs import write_outputs
 from .tables import LabelTable, read_labels, table_from_mapping
 
 __all__ = [
@@ -26,7 +28,9 @@ __all__ = [
     "Settings",
     "compare",
     "pair_labels",
+    "read_disagreements",
     "read_label_map",
     "read_labels",
     "table_from_mapping",
+    "write_outputs",
 ]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -542,7 +543,7 @@ class _Comparer:
             our_values[pair.ours], conv = ours.read(pair.ours, "auto")
             our_conv.append(conv)
 
-        ours_index = {rid: i for i, rid in enumerate(ours.ids)}
+        ours_index = self.our_index
         theirs_index = {rid: i for i, rid in enumerate(theirs.ids)}
         both = [rid for rid in theirs.ids if rid in ours_index]
         if not both:
@@ -590,7 +591,7 @@ class _Comparer:
             basis_reason=reason,
             in_both=len(both),
             only_ours=only_ours,
-            only_theirs=only_theirs,
+            only_theirs=sorted(only_theirs, key=natural_key),
             labels=results,
             overall=overall,
             disagreements=ranked,
@@ -607,23 +608,22 @@ class _Comparer:
                 "THEIRS leaves cells blank, so, like ours, it tells 'not mentioned' (blank) from "
                 "'stated absent' (0): the four values are compared as they are"
             )
+        ours = "1 or -1" if self.s.our_uncertain == "present" else "1"
+        theirs = {"exclude": "left out", "present": "present", "absent": "absent"}[self.s.their_uncertain]
         return "presence", (
             "THEIRS has no blank cells (or is binary), so its 0 means 'not present': the comparison is on "
-            "presence (1 or -1 present for ours; their -1 "
-            + {"exclude": "left out", "present": "present", "absent": "absent"}[self.s.their_uncertain]
-            + ")"
+            f"presence ({ours} present for ours; their -1 {theirs})"
         )
 
     # -- figures ---------------------------------------------------------------
-    def _presence(self, t: metrics.IntArray, o: metrics.IntArray) -> tuple[Any, Any, Any]:
+    def _presence(
+        self, t: metrics.IntArray, o: metrics.IntArray
+    ) -> tuple[metrics.BoolArray, metrics.BoolArray, metrics.BoolArray]:
+        """(theirs present, ours present, kept) per report, by the presence policies."""
         pos, unc = metrics.CODE[LabelValue.POSITIVE], metrics.CODE[LabelValue.UNCERTAIN]
-        ours_p = (o == pos) | (
-            (o == unc) if self.s.our_uncertain == "present" else np.zeros_like(o, dtype=bool)
-        )
-        theirs_p = (t == pos) | (
-            (t == unc) if self.s.their_uncertain == "present" else np.zeros_like(t, dtype=bool)
-        )
-        keep = (t != unc) if self.s.their_uncertain == "exclude" else np.ones_like(t, dtype=bool)
+        ours_p = (o == pos) | ((o == unc) & (self.s.our_uncertain == "present"))
+        theirs_p = (t == pos) | ((t == unc) & (self.s.their_uncertain == "present"))
+        keep = (t != unc) | (self.s.their_uncertain != "exclude")
         return theirs_p, ours_p, keep
 
     def _figures(
@@ -634,155 +634,136 @@ class _Comparer:
     ) -> tuple[list[LabelResult], dict[str, Any]]:
         s = self.s
         n = len(columns[0][1]) if columns else 0
+        points = [
+            _Point.of(pair, tvals, ovals, *self._presence(*_codes(tvals, ovals)))
+            for pair, tvals, ovals in columns
+        ]
         boot_pairs: list[tuple[metrics.IntArray, int]] = []
-        point: list[dict[str, Any]] = []
-        for pair, tvals, ovals in columns:
-            t, o = metrics.value_codes(tvals), metrics.value_codes(ovals)
-            theirs_p, ours_p, keep = self._presence(t, o)
-            tp_codes = theirs_p.astype(np.int64)[keep]
-            op_codes = ours_p.astype(np.int64)[keep]
-            scores = metrics.presence_scores(theirs_p[keep], ours_p[keep])
-            counts_p = metrics.confusion(tp_codes, op_codes, 2)
-            point.append(
-                {
-                    "pair": pair,
-                    "confusion": metrics.confusion(t, o, 4),
-                    "exact_kappa": metrics.kappa(t, o, 4),
-                    "t": t,
-                    "o": o,
-                    "tp_codes": tp_codes,
-                    "op_codes": op_codes,
-                    "scores": scores,
-                    "presence_agreement": metrics.agreement(counts_p),
-                    "presence_kappa": metrics.kappa(tp_codes, op_codes, 2),
-                    "n_presence": int(keep.sum()),
-                    "our_positives": int(ours_p[keep].sum()),
-                }
-            )
-            boot_pairs.append((metrics.pair_codes(t, o, 4), 4))
-            boot_pairs.append(
-                (metrics.pair_codes(theirs_p.astype(np.int64), ours_p.astype(np.int64), 2, keep), 2)
-            )
+        for pt in points:
+            boot_pairs.append((metrics.pair_codes(pt.t, pt.o, 4), 4))
+            boot_pairs.append((pt.presence_pairs, 2))
         boots = metrics.bootstrap_confusions(boot_pairs, n, n_boot=s.n_boot, seed=s.seed)
-        exact_boot = boots[0::2]
-        presence_boot = boots[1::2]
+        exact_boot, presence_boot = boots[0::2], boots[1::2]
         exact_samples = [metrics.kappa_from_counts(b) for b in exact_boot]
         presence_samples = [metrics.kappa_from_counts(b) for b in presence_boot]
 
-        def ci(samples: metrics.FloatArray) -> tuple[float, float] | None:
-            return metrics.interval(samples, s.confidence) if s.n_boot else None
+        def with_ci(value: float | None, samples: metrics.FloatArray) -> Kappa:
+            if value is None or not s.n_boot:
+                return Kappa(value, None)
+            return Kappa(value, metrics.interval(samples, s.confidence))
 
         results: list[LabelResult] = []
-        for i, p in enumerate(point):
-            pair: LabelPair = p["pair"]
-            scores: metrics.PresenceScores = p["scores"]
-            their_pos = scores.tp + scores.fn
+        for pt, e_samples, p_samples in zip(points, exact_samples, presence_samples, strict=True):
+            their_pos = pt.scores.tp + pt.scores.fn
             presence = Presence(
-                n=p["n_presence"],
-                left_out=n - p["n_presence"],
+                n=pt.n_presence,
+                left_out=n - pt.n_presence,
                 their_positives=their_pos,
-                our_positives=p["our_positives"],
-                scores=scores,
-                agreement=p["presence_agreement"],
-                kappa=Kappa(
-                    p["presence_kappa"], ci(presence_samples[i]) if p["presence_kappa"] is not None else None
-                ),
+                our_positives=pt.our_positives,
+                scores=pt.scores,
+                agreement=metrics.agreement(pt.presence_confusion),
+                kappa=with_ci(metrics.kappa(pt.tp_codes, pt.op_codes, 2), p_samples),
                 in_average=s.reference and their_pos >= s.min_pos,
             )
             results.append(
                 LabelResult(
-                    pair=pair,
-                    conventions=tuple(their_conv[c] for c in pair.theirs),
+                    pair=pt.pair,
+                    conventions=tuple(their_conv[c] for c in pt.pair.theirs),
                     n=n,
-                    confusion=tuple(tuple(int(x) for x in row) for row in p["confusion"]),
-                    exact_agreement=metrics.agreement(p["confusion"]),
-                    exact_kappa=Kappa(
-                        p["exact_kappa"], ci(exact_samples[i]) if p["exact_kappa"] is not None else None
-                    ),
+                    confusion=tuple(tuple(int(x) for x in row) for row in pt.confusion),
+                    exact_agreement=metrics.agreement(pt.confusion),
+                    exact_kappa=with_ci(metrics.kappa(pt.t, pt.o, 4), e_samples),
                     presence=presence,
                     basis=basis,
                 )
             )
 
-        def pooled(key_t: str, key_o: str, k: int, samples: list[metrics.IntArray]) -> dict[str, Any]:
-            t_all = np.concatenate([p[key_t] for p in point]) if point else np.zeros(0, dtype=np.int64)
-            o_all = np.concatenate([p[key_o] for p in point]) if point else np.zeros(0, dtype=np.int64)
-            counts = metrics.confusion(t_all, o_all, k)
-            micro_k = metrics.kappa(t_all, o_all, k)
-            if samples and s.n_boot:
-                micro_ci = (
-                    ci(metrics.kappa_from_counts(np.sum(samples, axis=0))) if micro_k is not None else None
-                )
-            else:
-                micro_ci = None
-            return {
-                "pairs": int(counts.sum()),
-                "agreement_micro": metrics.agreement(counts),
-                "kappa_micro": micro_k,
-                "kappa_micro_ci": list(micro_ci) if micro_ci else None,
-            }
-
-        def macro(
-            kappas: list[float | None], agreements: list[float | None], samples: list[Any]
-        ) -> dict[str, Any]:
-            value = metrics.mean(kappas)
-            macro_ci = None
-            if value is not None and samples and s.n_boot:
-                defined = [smp for smp, k in zip(samples, kappas, strict=True) if k is not None]
-                stacked = np.vstack(defined)
-                with np.errstate(invalid="ignore"), _quiet():
-                    per_resample = np.nanmean(stacked, axis=0)
-                macro_ci = ci(per_resample)
-            return {
-                "agreement_macro": metrics.mean(agreements),
-                "kappa_macro": value,
-                "kappa_macro_ci": list(macro_ci) if macro_ci else None,
-            }
-
         exact_overall = {
-            **pooled("t", "o", 4, exact_boot),
-            **macro(
+            **self._micro([(pt.t, pt.o) for pt in points], 4, exact_boot),
+            **self._macro(
                 [r.exact_kappa.value for r in results], [r.exact_agreement for r in results], exact_samples
             ),
         }
         presence_overall = {
-            **pooled("tp_codes", "op_codes", 2, presence_boot),
-            **macro(
+            **self._micro([(pt.tp_codes, pt.op_codes) for pt in points], 2, presence_boot),
+            **self._macro(
                 [r.presence.kappa.value for r in results],
                 [r.presence.agreement for r in results],
                 presence_samples,
             ),
         }
         if s.reference:
-            eligible = [r.presence for r in results if r.presence.in_average]
-            presence_overall.update(
-                labels_in_average=[r.label for r in results if r.presence.in_average],
-                min_pos=s.min_pos,
-                precision_micro=_ratio(
-                    sum(e.scores.tp for e in eligible), sum(e.scores.tp + e.scores.fp for e in eligible)
-                ),
-                recall_micro=_ratio(
-                    sum(e.scores.tp for e in eligible), sum(e.scores.tp + e.scores.fn for e in eligible)
-                ),
-                f1_micro=metrics.micro_f1([e.scores for e in eligible]) if eligible else None,
-                precision_macro=metrics.mean([e.scores.precision for e in eligible]),
-                recall_macro=metrics.mean([e.scores.recall for e in eligible]),
-                f1_macro=metrics.mean([e.scores.f1 for e in eligible]),
-            )
+            presence_overall.update(self._presence_averages(results))
         headline = exact_overall if basis == "exact" else presence_overall
-        overall = {
-            "labels": len(results),
-            "basis": basis,
-            "agreement_micro": headline["agreement_micro"],
-            "agreement_macro": headline["agreement_macro"],
-            "kappa_micro": headline["kappa_micro"],
-            "kappa_micro_ci": headline["kappa_micro_ci"],
-            "kappa_macro": headline["kappa_macro"],
-            "kappa_macro_ci": headline["kappa_macro_ci"],
-            "exact": exact_overall,
-            "presence": presence_overall,
-        }
+        overall: dict[str, Any] = {"labels": len(results), "basis": basis}
+        for key in (
+            "agreement_micro",
+            "agreement_macro",
+            "kappa_micro",
+            "kappa_micro_ci",
+            "kappa_macro",
+            "kappa_macro_ci",
+        ):
+            overall[key] = headline[key]
+        overall.update(exact=exact_overall, presence=presence_overall)
         return results, overall
+
+    def _micro(
+        self,
+        pairs: Sequence[tuple[metrics.IntArray, metrics.IntArray]],
+        k: int,
+        boot: Sequence[metrics.IntArray],
+    ) -> dict[str, Any]:
+        """Pooled over labels: agreement and kappa of all (true, pred) pairs, with the pooled bootstrap."""
+        t_all = np.concatenate([t for t, _ in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+        o_all = np.concatenate([o for _, o in pairs]) if pairs else np.zeros(0, dtype=np.int64)
+        counts = metrics.confusion(t_all, o_all, k)
+        value = metrics.kappa(t_all, o_all, k)
+        ci = None
+        if value is not None and boot and self.s.n_boot:
+            ci = metrics.interval(metrics.kappa_from_counts(np.sum(boot, axis=0)), self.s.confidence)
+        return {
+            "pairs": int(counts.sum()),
+            "agreement_micro": metrics.agreement(counts),
+            "kappa_micro": value,
+            "kappa_micro_ci": list(ci) if ci else None,
+        }
+
+    def _macro(
+        self,
+        kappas: list[float | None],
+        agreements: list[float | None],
+        samples: Sequence[metrics.FloatArray],
+    ) -> dict[str, Any]:
+        """Means over labels (of those where kappa is defined), with the bootstrap of the mean."""
+        value = metrics.mean(kappas)
+        ci = None
+        if value is not None and self.s.n_boot:
+            stacked = np.vstack([smp for smp, k in zip(samples, kappas, strict=True) if k is not None])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a resample where no label is defined
+                per_resample = np.nanmean(stacked, axis=0)
+            ci = metrics.interval(per_resample, self.s.confidence)
+        return {
+            "agreement_macro": metrics.mean(agreements),
+            "kappa_macro": value,
+            "kappa_macro_ci": list(ci) if ci else None,
+        }
+
+    def _presence_averages(self, results: Sequence[LabelResult]) -> dict[str, Any]:
+        """Micro and macro P/R/F1 over the labels with at least ``min_pos`` reference positives."""
+        eligible = [r.presence.scores for r in results if r.presence.in_average]
+        tp = sum(e.tp for e in eligible)
+        return {
+            "labels_in_average": [r.label for r in results if r.presence.in_average],
+            "min_pos": self.s.min_pos,
+            "precision_micro": _ratio(tp, sum(e.tp + e.fp for e in eligible)),
+            "recall_micro": _ratio(tp, sum(e.tp + e.fn for e in eligible)),
+            "f1_micro": metrics.micro_f1(eligible) if eligible else None,
+            "precision_macro": metrics.mean([e.precision for e in eligible]),
+            "recall_macro": metrics.mean([e.recall for e in eligible]),
+            "f1_macro": metrics.mean([e.f1 for e in eligible]),
+        }
 
     # -- disagreements -----------------------------------------------------------
     def _disagreements(
@@ -849,18 +830,54 @@ class _Comparer:
         return out
 
 
-class _quiet:
-    """Silence numpy's warnings about means of empty slices."""
+def _codes(
+    tvals: Sequence[LabelValue], ovals: Sequence[LabelValue]
+) -> tuple[metrics.IntArray, metrics.IntArray]:
+    return metrics.value_codes(tvals), metrics.value_codes(ovals)
 
-    def __enter__(self) -> None:
-        import warnings
 
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
+@dataclass(frozen=True)
+class _Point:
+    """One label's arrays and point figures, before the bootstrap."""
 
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(None, None, None)
+    pair: LabelPair
+    t: metrics.IntArray
+    o: metrics.IntArray
+    tp_codes: metrics.IntArray
+    op_codes: metrics.IntArray
+    presence_pairs: metrics.IntArray
+    confusion: metrics.IntArray
+    presence_confusion: metrics.IntArray
+    scores: metrics.PresenceScores
+    n_presence: int
+    our_positives: int
+
+    @classmethod
+    def of(
+        cls,
+        pair: LabelPair,
+        tvals: Sequence[LabelValue],
+        ovals: Sequence[LabelValue],
+        theirs_p: metrics.BoolArray,
+        ours_p: metrics.BoolArray,
+        keep: metrics.BoolArray,
+    ) -> _Point:
+        t, o = _codes(tvals, ovals)
+        tp_codes = theirs_p.astype(np.int64)[keep]
+        op_codes = ours_p.astype(np.int64)[keep]
+        return cls(
+            pair=pair,
+            t=t,
+            o=o,
+            tp_codes=tp_codes,
+            op_codes=op_codes,
+            presence_pairs=metrics.pair_codes(theirs_p.astype(np.int64), ours_p.astype(np.int64), 2, keep),
+            confusion=metrics.confusion(t, o, 4),
+            presence_confusion=metrics.confusion(tp_codes, op_codes, 2),
+            scores=metrics.presence_scores(theirs_p[keep], ours_p[keep]),
+            n_presence=int(keep.sum()),
+            our_positives=int(ours_p[keep].sum()),
+        )
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -956,7 +973,7 @@ def rank(disagreements: Sequence[Disagreement], label_order: Sequence[str]) -> l
     """
     position = {label: i for i, label in enumerate(label_order)}
 
-    def within(d: Disagreement) -> tuple[int, int, tuple[int, int, str]]:
+    def within(d: Disagreement) -> tuple[int, int, tuple[tuple[int, int, str], ...]]:
         return (-d.severity, 0 if d.has_evidence else 1, natural_key(d.report_id))
 
     by_label: dict[str, list[Disagreement]] = {}

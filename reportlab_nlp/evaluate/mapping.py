@@ -20,6 +20,7 @@ is listed as unused.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -62,7 +63,7 @@ class LabelMap:
         return cls(tuple(entries), path)
 
 
-def read_label_map(path: str | Path) -> LabelMap:
+def read_label_map(path: str | os.PathLike[str]) -> LabelMap:
     """Read a label map file (YAML or JSON): ``their name: our name`` (or ``null``).
 
     Raises
@@ -256,9 +257,10 @@ def choose_scheme(
     """The label scheme whose columns pair best with the donor's labels.
 
     Ranks by labels paired by the map or by the very same name, then by all
-    labels paired; ties go to the first scheme given (``full``).
+    labels paired, then by fewest of our labels left unpaired; ties go to the
+    first scheme given (``full``).
     """
-    best: tuple[int, int] | None = None
+    best: tuple[int, int, int] | None = None
     chosen = next(iter(schemes))
     for name, columns in schemes.items():
         try:
@@ -268,6 +270,7 @@ def choose_scheme(
         score = (
             sum(1 for p in mapping.pairs if p.how in (HOW_MAP, HOW_SAME)),
             len(mapping.pairs),
+            -len(mapping.unmapped_ours),
         )
         if best is None or score > best:
             best, chosen = score, name

@@ -39,6 +39,7 @@ CODE = {v: i for i, v in enumerate(VALUE_ORDER)}
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 #: at most this many resampled cells in memory at once (about 32 MB of int64)
 CHUNK_CELLS = 4_000_000

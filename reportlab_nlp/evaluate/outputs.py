@@ -33,13 +33,15 @@ def summary_json(comparison: Comparison) -> str:
     return json.dumps(_finite(comparison.to_dict()), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def write_outputs(comparison: Comparison, out_dir: str | Path, *, top: int = 50) -> dict[str, Path]:
+def write_outputs(
+    comparison: Comparison, out_dir: str | Path, *, top: int = 50, title: str | None = None
+) -> dict[str, Path]:
     """Write ``summary.json``, ``disagreements.csv`` and ``report.html`` into ``out_dir``.
 
     Each file appears only once it is complete; returns their paths by name.
     """
     out = Path(out_dir)
-    page = render(comparison, top=top)
+    page = render(comparison, top=top, title=title)
     paths = {name: out / name for name in (SUMMARY, DISAGREEMENTS, REPORT)}
     with AtomicFile(paths[SUMMARY]) as f:
         f.handle.write(summary_json(comparison))

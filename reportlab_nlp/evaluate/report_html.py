@@ -72,53 +72,68 @@ def agreement_chart(results: Sequence[LabelResult], *, reference: bool, basis: s
     with matplotlib.rc_context(
         {
             "svg.hashsalt": "reportlab-nlp",
-            "svg.fonttype": "path",
+            "svg.fonttype": "none",  # text stays text: searchable, small, drawn in the page's fonts
             "font.size": 8,
             "font.family": "DejaVu Sans",
             "axes.spines.top": False,
             "axes.spines.right": False,
         }
     ):
-        fig = Figure(figsize=(10.0, 1.1 + 0.24 * max(n, 1)), layout="constrained")
+        width, height = 10.0, 1.1 + 0.24 * max(n, 1)
+        fig = Figure(figsize=(width, height))
         FigureCanvasSVG(fig)
+        # fixed margins (constrained layout would draw the figure twice): room for the longest label
+        left = min(0.35, (0.2 + 0.062 * max((len(x) for x in labels), default=5)) / width)
+        fig.subplots_adjust(left=left, right=0.98, top=1 - 0.42 / height, bottom=0.55 / height, wspace=0.08)
         ratios = [1.0, 1.3, 1.0][:panels]
         axes = fig.subplots(1, panels, sharey=True, gridspec_kw={"width_ratios": ratios})
         ys = list(range(n))
         ax = axes[0]
-        defined = [100 * r.agreement for r in results if r.agreement is not None]
+        shown = [(y, 100 * r.agreement) for y, r in zip(ys, results, strict=True) if r.agreement is not None]
         # Agreement is often 95-100%: zoom to the range in use (dots, not bars: no zero baseline implied).
-        low = max(0.0, 5.0 * math.floor((min(defined, default=100.0) - 1.0) / 5.0))
-        for y, r in zip(ys, results, strict=True):
-            if r.agreement is None:
-                continue
-            value = 100 * r.agreement
-            ax.plot([low, value], [y, y], color="#d5dde8", linewidth=1, zorder=1)
-            ax.plot([value], [y], marker="s", color=BAR_COLOR, markersize=5, zorder=2)
-            ax.text(
-                low + 0.01 * (100.5 - low), y - 0.25, f"{value:.1f}%", va="center", ha="left", fontsize=6.5
+        low = max(0.0, 5.0 * math.floor((min((v for _, v in shown), default=100.0) - 1.0) / 5.0))
+        if shown:
+            ax.hlines(
+                [y for y, _ in shown], low, [v for _, v in shown], color="#d5dde8", linewidth=1, zorder=1
             )
+            ax.plot(
+                [v for _, v in shown], [y for y, _ in shown], "s", color=BAR_COLOR, markersize=5, zorder=2
+            )
+        span = 100.5 - low
+        for y, value in shown:
+            right = value < low + 0.7 * span  # the value's text beside its dot, on the side with room
+            x = value + (0.02 if right else -0.02) * span
+            ax.text(x, y, f"{value:.1f}%", va="center", ha="left" if right else "right", fontsize=6.5)
         ax.set_xlim(low, 100.5)
         ax.set_yticks(ys, labels)
-        ax.invert_yaxis()
+        ax.set_ylim(n - 0.5, -0.5)
         ax.set_title(f"agreement ({basis})", fontsize=9)
         ax.set_xlabel("% of reports" + (f" (axis from {low:.0f}%)" if low > 0 else ""))
 
         ax = axes[1]
-        lows = [r.kappa.ci[0] for r in results if r.kappa.ci]
-        left = min([0.0, *lows]) - 0.05
-        for y, r in zip(ys, results, strict=True):
-            k = r.kappa
-            if k.value is None:
-                ax.text(0.0, y, "undefined", va="center", ha="left", color="#777777", fontsize=7)
-                continue
-            if k.ci:
-                ax.plot([k.ci[0], k.ci[1]], [y, y], color=CI_COLOR, linewidth=3, solid_capstyle="butt")
-            ax.plot([k.value], [y], marker="o", color=KAPPA_COLOR, markersize=4)
-            ax.text(1.02, y, f"{k.value:.2f}", va="center", ha="left", fontsize=7, color=KAPPA_COLOR)
+        kappas = [(y, r.kappa) for y, r in zip(ys, results, strict=True)]
+        with_ci = [(y, k.ci) for y, k in kappas if k.value is not None and k.ci]
+        defined = [(y, k.value) for y, k in kappas if k.value is not None]
+        left_k = min([0.0, *(ci[0] for _, ci in with_ci)]) - 0.05
         for x in (0.2, 0.4, 0.6, 0.8):
             ax.axvline(x, color="#e5e5e5", linewidth=0.6, zorder=0)
         ax.axvline(0.0, color="#999999", linewidth=0.8, zorder=0)
-        ax.set_xlim(left, 1.12)
+        if with_ci:
+            ax.hlines(
+                [y for y, _ in with_ci],
+                [ci[0] for _, ci in with_ci],
+                [ci[1] for _, ci in with_ci],
+                color=CI_COLOR,
+                linewidth=3,
+            )
+        if defined:
+            ax.plot([v for _, v in defined], [y for y, _ in defined], "o", color=KAPPA_COLOR, markersize=4)
+        for y, k in kappas:
+            if k.value is None:
+                ax.text(0.02, y, "undefined", va="center", ha="left", color="#777777", fontsize=7)
+            else:
+                ax.text(1.02, y, f"{k.value:.2f}", va="center", ha="left", fontsize=7, color=KAPPA_COLOR)
+        ax.set_xlim(left_k, 1.12)
         ax.set_title("Cohen's kappa, 95% bootstrap interval", fontsize=9)
         ax.set_xlabel("kappa")
 
@@ -127,7 +142,9 @@ def agreement_chart(results: Sequence[LabelResult], *, reference: bool, basis: s
             f1s = [r.presence.scores.f1 for r in results]
             ax.barh(ys, f1s, color=F1_COLOR, height=0.7)
             for y, f in zip(ys, f1s, strict=True):
-                ax.text(0.01, y, f"{f:.2f}", va="center", ha="left", color="white", fontsize=7)
+                inside = f >= 0.12  # white on the bar, or dark beside a short one
+                x, color = (0.01, "white") if inside else (f + 0.01, "#333333")
+                ax.text(x, y, f"{f:.2f}", va="center", ha="left", color=color, fontsize=7)
             ax.set_xlim(0, 1)
             ax.set_title("F1 for presence (theirs = reference)", fontsize=9)
             ax.set_xlabel("F1")
@@ -269,8 +286,8 @@ def _overview(c: Comparison) -> str:
         ("ours", f"<code>{esc(c.ours.name)}</code> ({esc(c.ours.kind)}, {c.ours.reports:,} reports)"),
         (
             "theirs",
-            f"<code>{esc(c.theirs.name)}</code> ({esc(c.theirs.kind)}, {c.theirs.reports:,} reports, "
-            f"id column <code>{esc(c.theirs.id_column)}</code>)",
+            f"<code>{esc(c.theirs.name)}</code> ({esc(c.theirs.kind)}, {c.theirs.reports:,} reports"
+            + (f", id column <code>{esc(c.theirs.id_column)}</code>)" if c.theirs.id_column else ")"),
         ),
         ("their value convention", esc(c.theirs.convention)),
         ("basis of agreement", f"<b>{esc(c.basis)}</b>: {esc(c.basis_reason)}"),
@@ -489,9 +506,8 @@ def _disagreement_table(c: Comparison, top: int) -> str:
         f"<p class='muted'>The first {len(shown)} of {len(c.disagreements):,}, most informative first: "
         "conflicts, then hedges, then 0 against blank; those where we can show a sentence first; one label "
         "after another. All of them are in <code>disagreements.csv</code>, with a verdict column for review. "
-        f"Kinds: {kinds}. <mark>Marked</mark>: the phrase we matched; <span class='cue'>underlined</span>: the "
-        "cue that made it "
-        "negative or uncertain.</p>"
+        f"Kinds: {kinds}. <mark>Marked</mark>: the phrase we matched; "
+        "<span class='cue'>underlined</span>: the cue that made it negative or uncertain.</p>"
         '<table><thead><tr><th class="n">#</th><th>Report</th><th>Label</th><th class="n">Ours</th>'
         '<th class="n">Theirs</th><th>Kind</th><th>Our evidence</th><th>Verdict</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></section>"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,9 +41,12 @@ Evidence = Mapping[str, Mapping[str, Sequence[Mention]]]
 """Per report id, per column: the mentions behind our value."""
 
 
-def natural_key(value: str) -> tuple[int, int, str]:
-    """Sort key that puts ``"2"`` before ``"10"`` and numbers before other ids."""
-    return (0, int(value), "") if value.isdigit() else (1, 0, value)
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(value: str) -> tuple[tuple[int, int, str], ...]:
+    """Sort key that puts ``"x2"`` before ``"x10"`` (runs of digits compare as numbers)."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in _DIGITS.split(value) if t)
 
 
 @dataclass
@@ -207,7 +211,7 @@ def table_from_mapping(labels: Mapping[str, Mapping[str, object]], *, name: str 
 # ---------------------------------------------------------------------------
 
 
-def check_file(path: str | Path) -> Path:
+def check_file(path: str | os.PathLike[str]) -> Path:
     """A readable UTF-8 file, or an :class:`~reportlab_nlp.errors.InputError`."""
     p = Path(path)
     if not p.exists():
@@ -226,7 +230,7 @@ def _delimiter(path: Path, first_line: str) -> str:
     return "\t" if first_line.count("\t") > first_line.count(",") else ","
 
 
-def csv_header(path: str | Path) -> list[str]:
+def csv_header(path: str | os.PathLike[str]) -> list[str]:
     """The header row of a CSV/TSV file (stripped), or an error for an empty file."""
     p = check_file(path)
     with open(p, encoding="utf-8-sig", newline="") as f:
@@ -258,7 +262,7 @@ def pick_id_column(path: str, header: Sequence[str], id_col: str | None) -> str:
     raise ColumnNotFoundError(path, "id", DEFAULT_ID_COLUMNS[0], header)
 
 
-def read_labels(path: str | Path, *, id_col: str | None = None) -> LabelTable:
+def read_labels(path: str | os.PathLike[str], *, id_col: str | None = None) -> LabelTable:
     """Read a file of labels: wide or long CSV/TSV, or our JSONL.
 
     Parameters
