@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,12 +19,13 @@ from ..errors import InputError
 from ..io.readers import ReportSource
 from ..io.writers import JsonlWriter, Writer, jsonl_record, writer_for
 from ..labeler import Labeler, load
+from ..rules import load_rules
 from ..types import LabelValue, Report, ReportLabels
 from .manifest import LinkageLog, Manifest, StudyLink, parse_column_map, read_manifest
 from .midrc import DEFAULT_ANNOTATION_NAME, MidrcOptions
 from .provenance import Provenance
 from .records import LabeledReport, from_result, is_labels_file, read_labels_jsonl
-from .run import FORMATS, WARNINGS_FILE, ExportOptions, check_formats, run_export
+from .run import FORMATS, STUDY_FORMATS, WARNINGS_FILE, ExportOptions, check_formats, run_export
 from .tables import WideCsvWriter
 
 PROGRESS_MIN_REPORTS = 300
@@ -35,7 +37,8 @@ def add_manifest_args(p: argparse.ArgumentParser, *, warnings_option: bool = Tru
         "--manifest",
         default=None,
         metavar="CSV",
-        help="study manifest: report_id, study_uid, case_id[, accession_number, modality, body_part, study_date]",
+        help="study manifest CSV: report_id, study_uid, case_id[, accession_number, modality, body_part, "
+        "study_date]",
     )
     p.add_argument(
         "--manifest-col",
@@ -77,7 +80,9 @@ class LabelLinkage:
     ``<first output>.link_warnings.tsv``).
     """
 
-    def __init__(self, manifest: Manifest | None, provenance: Provenance | None, warnings_path: Path | None) -> None:
+    def __init__(
+        self, manifest: Manifest | None, provenance: Provenance | None, warnings_path: Path | None
+    ) -> None:
         self.manifest = manifest
         self.provenance = provenance
         self.warnings_path = warnings_path
@@ -111,7 +116,7 @@ class LabelLinkage:
         if kind == "jsonl":
             writer = _LinkedJsonlWriter(path, self)
         else:
-            writer = _LinkedCsvWriter(path, columns, self)
+            writer = _LinkedCsvWriter(path, columns, self, self.provenance)
         if self._primary is None:
             self._primary = writer
         return writer
@@ -133,9 +138,9 @@ class _LinkedJsonlWriter(JsonlWriter):
         super().__init__(path)
         self.linkage = linkage
 
-    def write(self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report) -> None:
-        import json
-
+    def write(
+        self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
+    ) -> None:
         links = self.linkage.links(report.id)
         self.linkage.observe(self, report.id, links)
         record = jsonl_record(report, values, source)
@@ -146,13 +151,16 @@ class _LinkedJsonlWriter(JsonlWriter):
 
 
 class _LinkedCsvWriter(Writer):
-    def __init__(self, path: str, columns: Sequence[str], linkage: LabelLinkage) -> None:
+    def __init__(
+        self, path: str, columns: Sequence[str], linkage: LabelLinkage, provenance: Provenance
+    ) -> None:
         super().__init__(path)
-        assert linkage.provenance is not None  # noqa: S101 - set whenever a manifest is
         self.linkage = linkage
-        self.table = WideCsvWriter(path, columns, linkage.provenance, file=self.file)
+        self.table = WideCsvWriter(path, columns, provenance, file=self.file)
 
-    def write(self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report) -> None:
+    def write(
+        self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
+    ) -> None:
         links = self.linkage.links(report.id)
         self.linkage.observe(self, report.id, links)
         self.table.write(from_result(report, values, source).with_studies(links))
@@ -168,7 +176,7 @@ def add_export_parser(
     add_rules_args: Callable[[argparse.ArgumentParser], None],
 ) -> argparse.ArgumentParser:
     """Add the ``export`` command to the CLI's subparsers."""
-    p = sub.add_parser(
+    p: argparse.ArgumentParser = sub.add_parser(
         "export",
         help="write study-linked exports: jsonl, csv-wide, csv-long, midrc, dicom-sr, fhir",
         description=(
@@ -199,8 +207,12 @@ def add_export_parser(
         metavar="NAME",
         help="annotation_name registered with MIDRC for these labels",
     )
-    p.add_argument("--midrc-project-id", default=None, metavar="PROGRAM-PROJECT", help="Gen3 project_id column")
-    p.add_argument("--midrc-data-format", choices=("json", "csv"), default="json", help="MIDRC label file format")
+    p.add_argument(
+        "--midrc-project-id", default=None, metavar="PROGRAM-PROJECT", help="Gen3 project_id column"
+    )
+    p.add_argument(
+        "--midrc-data-format", choices=("json", "csv"), default="json", help="MIDRC label file format"
+    )
     p.add_argument(
         "--input-kind",
         choices=("auto", "labels", "reports"),
@@ -243,7 +255,9 @@ def cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: 
     """Run ``reportlab-nlp export``."""
     started = time.perf_counter()
     if args.input == "-":
-        raise InputError("export reads a file or a folder, not standard input (its sha256 goes into the provenance)")
+        raise InputError(
+            "export reads a file or a folder, not standard input (its sha256 goes into the provenance)"
+        )
     if not Path(args.input).exists():
         raise InputError(f"{args.input}: no such file or folder")
     formats = check_formats(args.to)
@@ -251,9 +265,15 @@ def cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: 
     kind = args.input_kind
     if kind == "auto":
         kind = "labels" if is_labels_file(args.input) else "reports"
-    labeler = load(args.rules, scheme=args.scheme or "full")
+    study_formats = [f for f in formats if f in STUDY_FORMATS]
+    if study_formats and manifest is None and kind == "reports":
+        raise InputError(f"{', '.join(study_formats)} export needs --manifest to link reports to studies")
     if kind == "labels":
-        labels_file = read_labels_jsonl(args.input, labeler.rules.schemes, args.scheme)
+        # the labels are there: the rules give the schemes, no pipeline is built
+        rules = load_rules(args.rules)
+        labels_file = read_labels_jsonl(
+            args.input, rules.schemes, args.scheme, allow_duplicate_ids=args.allow_duplicate_ids
+        )
         scheme = labels_file.scheme
         prior = labels_file.provenance
         provenance = Provenance.for_run(
@@ -274,6 +294,7 @@ def cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: 
         columns = [c for c, _ in scheme.columns]
         labels = [lbl for _, lbl in scheme.columns]
     else:
+        labeler = load(args.rules, scheme=args.scheme or "full")
         provenance = Provenance.for_run(args.input, scheme=labeler.scheme, rules_hash=labeler.rules_hash)
         total, reports = _labeled_from_reports(args, labeler, stdin)
         columns = labeler.columns()
@@ -308,7 +329,10 @@ def cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: 
         f"{', '.join(formats)} to {args.out} in {elapsed:.1f} s; run {provenance.run_id}\n"
     )
     if manifest is not None or result.log.entries:
-        stderr.write(f"reportlab-nlp: study linkage: {result.log.summary()}; listed in {Path(args.out) / WARNINGS_FILE}\n")
+        stderr.write(
+            f"reportlab-nlp: study linkage: {result.log.summary()}; "
+            f"listed in {Path(args.out) / WARNINGS_FILE}\n"
+        )
     return 0
 
 

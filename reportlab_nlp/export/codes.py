@@ -21,7 +21,11 @@ from ..types import LabelValue
 CODES_FILE = "codes.yaml"
 CODE_VALUE_MAX = 16  # DICOM Code Value (0008,0100) is SH
 CODE_MEANING_MAX = 64  # DICOM Code Meaning (0008,0104) is LO
-VALUE_NAMES = {LabelValue.POSITIVE: "present", LabelValue.NEGATIVE: "absent", LabelValue.UNCERTAIN: "undetermined"}
+VALUE_NAMES = {
+    LabelValue.POSITIVE: "present",
+    LabelValue.NEGATIVE: "absent",
+    LabelValue.UNCERTAIN: "undetermined",
+}
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,9 @@ def _check_keys(mapping: Mapping[str, Any], allowed: Iterable[str], where: str) 
 
 def _code(raw: Any, where: str, schemes: Mapping[str, CodingScheme], extra: Iterable[str] = ()) -> Code:
     if not isinstance(raw, Mapping):
-        raise RulesError(CODES_FILE, where, f"a code must be a mapping with scheme, code, meaning; got {raw!r}")
+        raise RulesError(
+            CODES_FILE, where, f"a code must be a mapping with scheme, code, meaning; got {raw!r}"
+        )
     _check_keys(raw, ("scheme", "code", "meaning", *extra), where)
     scheme = str(_need(raw, "scheme", where))
     value = _need(raw, "code", where, (str, int))
@@ -169,7 +175,9 @@ def _code(raw: Any, where: str, schemes: Mapping[str, CodingScheme], extra: Iter
     if len(value) > CODE_VALUE_MAX:
         raise RulesError(CODES_FILE, where, f"code {value!r} is longer than {CODE_VALUE_MAX} characters")
     if len(meaning) > CODE_MEANING_MAX:
-        raise RulesError(CODES_FILE, where, f"meaning {meaning!r} is longer than {CODE_MEANING_MAX} characters")
+        raise RulesError(
+            CODES_FILE, where, f"meaning {meaning!r} is longer than {CODE_MEANING_MAX} characters"
+        )
     if schemes[scheme].local and not value.replace("_", "").isalnum():
         raise RulesError(CODES_FILE, where, f"local code {value!r} must be letters, digits or underscores")
     return Code(scheme, value, meaning)
@@ -250,7 +258,9 @@ def parse_codes(data: Any) -> CodeTable:
             if fallback != "local":
                 raise RulesError(CODES_FILE, where, "a code in a local scheme needs 'fallback: local'")
             if verified:
-                raise RulesError(CODES_FILE, where, "a local code cannot be verified against a published code list")
+                raise RulesError(
+                    CODES_FILE, where, "a local code cannot be verified against a published code list"
+                )
         elif fallback is not None:
             raise RulesError(CODES_FILE, where, f"'fallback' is only for local codes, got {fallback!r}")
         parts: list[tuple[str, Code, bool]] = []
@@ -261,10 +271,14 @@ def parse_codes(data: Any) -> CodeTable:
             role = str(_need(part, "role", pwhere))
             if role not in ("focus", "finding_site"):
                 raise RulesError(CODES_FILE, pwhere, f"'role' must be focus or finding_site, got {role!r}")
-            parts.append((role, _code(part, pwhere, schemes, extra=("role", "verified")), _verified(part, pwhere)))
+            parts.append(
+                (role, _code(part, pwhere, schemes, extra=("role", "verified")), _verified(part, pwhere))
+            )
         radlex = entry.get("radlex")
         if radlex is not None and not (isinstance(radlex, str) and radlex.startswith("RID")):
-            raise RulesError(CODES_FILE, where, f"'radlex' must be a RadLex id like RID1234 or null, got {radlex!r}")
+            raise RulesError(
+                CODES_FILE, where, f"'radlex' must be a RadLex id like RID1234 or null, got {radlex!r}"
+            )
         labels[label] = LabelCode(
             label=label,
             code=code,
@@ -288,7 +302,9 @@ def parse_codes(data: Any) -> CodeTable:
         seen[lc.code.key] = name
     value_keys = {c.key for c, _, _ in values.values()}
     if len(value_keys) != len(values) or value_keys & set(seen):
-        raise RulesError(CODES_FILE, "values", "the value codes must differ from each other and from label codes")
+        raise RulesError(
+            CODES_FILE, "values", "the value codes must differ from each other and from label codes"
+        )
     return CodeTable(schemes, values, concepts, labels)
 
 
@@ -312,4 +328,13 @@ def load_codes() -> CodeTable:
     return parse_codes(data)
 
 
-__all__ = ["CODES_FILE", "VALUE_NAMES", "Code", "CodeTable", "CodingScheme", "LabelCode", "load_codes", "parse_codes"]
+__all__ = [
+    "CODES_FILE",
+    "VALUE_NAMES",
+    "Code",
+    "CodeTable",
+    "CodingScheme",
+    "LabelCode",
+    "load_codes",
+    "parse_codes",
+]

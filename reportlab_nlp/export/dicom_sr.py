@@ -60,7 +60,11 @@ def coded(code: Code) -> hd.sr.CodedConcept:
 
 def device_uid(provenance: Provenance) -> str:
     """A stable UID for the labeler as an observer device (same toolkit version and rules: same UID)."""
-    return str(generate_uid(entropy_srcs=[provenance.toolkit, provenance.toolkit_version, provenance.rules_hash or ""]))
+    return str(
+        generate_uid(
+            entropy_srcs=[provenance.toolkit, provenance.toolkit_version, provenance.rules_hash or ""]
+        )
+    )
 
 
 def algorithm_parameters(provenance: Provenance) -> list[str]:
@@ -253,6 +257,7 @@ def build_sr(
         coding_schemes=_local_schemes(codes, used) or None,
         content_qualification="RESEARCH",
     )
+    sr.TimezoneOffsetFromUTC = "+0000"  # content, series dates and times are the run's UTC time
     if header is None:
         # the minimal evidence stands for no real instance: reference none
         for keyword in ("CurrentRequestedProcedureEvidenceSequence", "PertinentOtherEvidenceSequence"):
@@ -268,7 +273,10 @@ def build_sr(
 
 def _code_key(item: Dataset, attr: str) -> tuple[str, str]:
     c = getattr(item, attr)[0]
-    return (str(c.CodingSchemeDesignator), str(c.get("CodeValue") or c.get("LongCodeValue") or c.get("URNCodeValue")))
+    return (
+        str(c.CodingSchemeDesignator),
+        str(c.get("CodeValue") or c.get("LongCodeValue") or c.get("URNCodeValue")),
+    )
 
 
 def _walk(items: Iterable[Dataset]) -> Iterable[Dataset]:
@@ -288,7 +296,10 @@ def read_findings(source: str | Path | Dataset, codes: CodeTable) -> dict[str, d
     ds = source if isinstance(source, Dataset) else dcmread(source)
     out: dict[str, dict[str, LabelValue]] = {}
     for group in _walk(ds.ContentSequence):
-        if group.get("ValueType") != "CONTAINER" or _code_key(group, "ConceptNameCodeSequence") != ("DCM", "125007"):
+        if group.get("ValueType") != "CONTAINER" or _code_key(group, "ConceptNameCodeSequence") != (
+            "DCM",
+            "125007",
+        ):
             continue
         report_id: str | None = None
         findings: dict[str, LabelValue] = {}

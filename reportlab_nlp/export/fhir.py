@@ -113,7 +113,9 @@ def imaging_study(link: StudyLink, resource_id: str, codes: CodeTable) -> dict[s
     return resource
 
 
-def build_bundle(report: LabeledReport, provenance: Provenance, codes: CodeTable, *, ordinal: int = 0) -> Bundle:
+def build_bundle(
+    report: LabeledReport, provenance: Provenance, codes: CodeTable, *, ordinal: int = 0
+) -> Bundle:
     """The FHIR bundle of one report (validated by fhir.resources on construction)."""
     key = (report.id, ordinal)
     subject = _patient(report.studies)
@@ -194,7 +196,7 @@ def read_bundle(source: str | Path, codes: CodeTable) -> tuple[str, list[str], d
     studies: list[str] = []
     findings: dict[str, LabelValue] = {}
     for entry in bundle.entry or []:
-        resource = entry.resource
+        resource: Any = entry.resource
         kind = resource.get_resource_type()
         if kind == "DiagnosticReport":
             for ident in resource.identifier or []:

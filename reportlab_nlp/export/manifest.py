@@ -31,6 +31,7 @@ from typing import Any
 from ..errors import ColumnNotFoundError, EncodingError, InputError, ManifestError
 from ..io.readers import first_bad_utf8
 from ..io.writers import AtomicFile
+from ._csv import RowWriter
 
 FIELDS = ("report_id", "study_uid", "case_id", "accession_number", "modality", "body_part", "study_date")
 REQUIRED_FIELDS = ("report_id", "study_uid", "case_id")
@@ -149,10 +150,10 @@ class LinkWarning:
 
 WARNING_KINDS = {
     "duplicate_row": "a manifest row repeats an earlier one exactly; read once",
-    "report_in_several_studies": "a report is listed under several studies; its labels are exported under each",
+    "report_in_several_studies": "a report is listed under several studies; its labels go under each",
     "report_without_study": "a labeled report has no manifest row; exported without study ids",
     "row_without_report": "a manifest row names a report that is not in the input",
-    "not_exported": "a report could not go into a study-level export (no study); its labels are in the others",
+    "not_exported": "a report left out of a study-level export (no study); its labels are in the others",
 }
 
 
@@ -196,9 +197,13 @@ def parse_column_map(specs: Iterable[str]) -> dict[str, str]:
         name, sep, column = spec.partition("=")
         name, column = name.strip(), column.strip()
         if not sep or not name or not column:
-            raise InputError(f"--manifest-col {spec!r}: expected FIELD=COLUMN, for example study_uid=StudyInstanceUID")
+            raise InputError(
+                f"--manifest-col {spec!r}: expected FIELD=COLUMN, for example study_uid=StudyInstanceUID"
+            )
         if name not in columns:
-            raise InputError(f"--manifest-col {spec!r}: unknown field {name!r}; fields are: {', '.join(FIELDS)}")
+            raise InputError(
+                f"--manifest-col {spec!r}: unknown field {name!r}; fields are: {', '.join(FIELDS)}"
+            )
         columns[name] = column
     return columns
 
@@ -308,7 +313,9 @@ def _build(path: str, raw_rows: Sequence[tuple[int, dict[str, str]]]) -> Manifes
             )
         modality = (values.get("modality") or "").upper() or None
         if modality is not None and (len(modality) > 16 or not _CS.fullmatch(modality)):
-            row_problems.append(f"{where}: modality {values['modality']!r} is not a DICOM code string (e.g. CR, DX, CT)")
+            row_problems.append(
+                f"{where}: modality {values['modality']!r} is not a DICOM code string (e.g. CR, DX, CT)"
+            )
         body_part = (values.get("body_part") or "").upper() or None
         if body_part is not None and (len(body_part) > 16 or not _CS.fullmatch(body_part)):
             row_problems.append(
@@ -320,13 +327,13 @@ def _build(path: str, raw_rows: Sequence[tuple[int, dict[str, str]]]) -> Manifes
         if raw_date:
             study_date = _parse_date(raw_date)
             if study_date is None:
-                row_problems.append(f"{where}: study_date {raw_date!r} is not a date (expected YYYY-MM-DD or YYYYMMDD)")
+                row_problems.append(
+                    f"{where}: study_date {raw_date!r} is not a date (expected YYYY-MM-DD or YYYYMMDD)"
+                )
         if row_problems:
             problems.extend(row_problems)
             continue
-        link = StudyLink(
-            uid, values["case_id"], accession, modality, body_part, study_date, rows=(row_no,)
-        )
+        link = StudyLink(uid, values["case_id"], accession, modality, body_part, study_date, rows=(row_no,))
         parsed.append((row_no, values["report_id"], link))
 
     # study-level attributes must agree across every row of a study
@@ -358,20 +365,26 @@ def _build(path: str, raw_rows: Sequence[tuple[int, dict[str, str]]]) -> Manifes
             old = links[same]
             links[same] = StudyLink(*_fields(old), rows=(*old.rows, row_no))
             warnings.append(
-                LinkWarning("duplicate_row", report_id, link.study_uid, (*old.rows, row_no), "same report and study again")
+                LinkWarning(
+                    "duplicate_row",
+                    report_id,
+                    link.study_uid,
+                    (*old.rows, row_no),
+                    "same report and study again",
+                )
             )
             continue
         links.append(link)
     for report_id, links in by_report.items():
         if len(links) > 1:
-            rows = tuple(r for link in links for r in link.rows)
+            several_rows = tuple(r for link in links for r in link.rows)
             uids = ", ".join(link.study_uid for link in links)
             warnings.append(
                 LinkWarning(
                     "report_in_several_studies",
                     report_id,
                     uids,
-                    rows,
+                    several_rows,
                     f"linked to {len(links)} studies; labels are exported under each",
                 )
             )
@@ -381,7 +394,14 @@ def _build(path: str, raw_rows: Sequence[tuple[int, dict[str, str]]]) -> Manifes
 
 
 def _fields(link: StudyLink) -> tuple[str, str, str | None, str | None, str | None, str | None]:
-    return (link.study_uid, link.case_id, link.accession_number, link.modality, link.body_part, link.study_date)
+    return (
+        link.study_uid,
+        link.case_id,
+        link.accession_number,
+        link.modality,
+        link.body_part,
+        link.study_date,
+    )
 
 
 class LinkageLog:
@@ -405,10 +425,13 @@ class LinkageLog:
         """Record one labeled report and the studies it was linked to."""
         self.n_reports += 1
         self.seen_ids.add(report_id)
-        if not links and self.manifest is not None:
+        if not links:
             self.n_unlinked += 1
+        if not links and self.manifest is not None:
             self.entries.append(
-                LinkWarning("report_without_study", report_id, "", (), f"no row in {Path(self.manifest.path).name}")
+                LinkWarning(
+                    "report_without_study", report_id, "", (), f"no row in {Path(self.manifest.path).name}"
+                )
             )
 
     def not_exported(self, report_id: str, export: str, why: str) -> None:
@@ -426,7 +449,9 @@ class LinkageLog:
             for link in links:
                 self.n_rows_without_report += len(link.rows)
                 self.entries.append(
-                    LinkWarning("row_without_report", report_id, link.study_uid, link.rows, "report not in the input")
+                    LinkWarning(
+                        "row_without_report", report_id, link.study_uid, link.rows, "report not in the input"
+                    )
                 )
 
     def count(self, kind: str) -> int:
@@ -436,7 +461,7 @@ class LinkageLog:
     def summary(self) -> str:
         """One line for standard error (counts only, no report text)."""
         parts = [
-            f"{self.n_unlinked} of {self.n_reports} reports without a manifest row",
+            f"{self.n_unlinked} of {self.n_reports} reports without a study",
             f"{self.n_rows_without_report} manifest rows without a report",
         ]
         for kind in ("duplicate_row", "report_in_several_studies", "not_exported"):
@@ -449,10 +474,12 @@ class LinkageLog:
         """Write the warnings TSV atomically (a header line even when there is nothing to report)."""
         self.finish()
         with AtomicFile(path) as out:
-            writer = csv.writer(out.handle, delimiter="\t", lineterminator="\n")
+            writer = RowWriter(out.handle, delimiter="\t")
             writer.writerow(["kind", "report_id", "study_uid", "rows", "detail"])
             for e in self.entries:
-                writer.writerow([e.kind, e.report_id, e.study_uid, ",".join(str(r) for r in e.rows), e.detail])
+                writer.writerow(
+                    [e.kind, e.report_id, e.study_uid, ",".join(str(r) for r in e.rows), e.detail]
+                )
 
 
 def read_link_warnings(path: str | Path) -> list[dict[str, str]]:

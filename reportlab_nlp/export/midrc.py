@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.writers import AtomicFile
+from ._csv import RowWriter
 from .manifest import StudyLink
 from .provenance import Provenance, md5_file
 from .records import LabeledReport
@@ -71,7 +72,10 @@ ANNOTATION_COLUMNS = (
     "annotation_method",
     "annotator_id",
     "software_version",
+    "class_covid19_pneumonia",
 )
+"""``class_covid19_pneumonia`` is filled from the RSNA COVID-19 Category when a report of
+the study states one (rules/categories.yaml maps the values to MIDRC's strings)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,15 @@ class MidrcOptions:
     data_format: str = "json"
 
 
+def _study_fields(reports: Sequence[LabeledReport]) -> dict[str, str]:
+    """The MIDRC annotation properties the study's reports state (the first report that states one wins)."""
+    out: dict[str, str] = {}
+    for report in reports:
+        for name, value in report.midrc_fields.items():
+            out.setdefault(name, value)
+    return out
+
+
 def software_version(provenance: Provenance) -> str:
     """The ``software_version`` value: toolkit, version, engine and hashes."""
     parts = [f"{provenance.toolkit} {provenance.toolkit_version}", f"engine {provenance.engine}"]
@@ -102,7 +115,9 @@ def _submitter_prefix(provenance: Provenance) -> str:
     return f"rlnlp-{tag}"
 
 
-def _label_file_json(study: StudyLink, reports: Sequence[LabeledReport], provenance: Provenance) -> dict[str, Any]:
+def _label_file_json(
+    study: StudyLink, reports: Sequence[LabeledReport], provenance: Provenance
+) -> dict[str, Any]:
     return {
         "study": study.to_dict(),
         "provenance": provenance.to_dict(),
@@ -126,7 +141,7 @@ def _write_label_file(
             json.dump(_label_file_json(study, reports, provenance), out.handle, ensure_ascii=False, indent=1)
             out.handle.write("\n")
             return
-        writer = csv.writer(out.handle, lineterminator="\n")
+        writer = RowWriter(out.handle)
         writer.writerow(LONG_CSV_COLUMNS)
         cells = [study.to_dict()[c] or "" for c in STUDY_COLUMNS]
         for r in reports:
@@ -138,7 +153,7 @@ def _write_label_file(
 
 def _write_tsv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, str]]) -> None:
     with AtomicFile(path) as out:
-        writer = csv.writer(out.handle, delimiter="\t", lineterminator="\n")
+        writer = RowWriter(out.handle, delimiter="\t")
         writer.writerow(columns)
         for row in rows:
             writer.writerow([row.get(c, "") for c in columns])
@@ -161,7 +176,11 @@ def write_midrc(
         path = files_dir / f"{uid}.{ext}"
         _write_label_file(path, study, reports, provenance, options.data_format)
         file_id = f"{prefix}-file-{uid}"
-        common = {"project_id": options.project_id or "", "imaging_studies.submitter_id": uid, "case_ids": study.case_id}
+        common = {
+            "project_id": options.project_id or "",
+            "imaging_studies.submitter_id": uid,
+            "case_ids": study.case_id,
+        }
         file_rows.append(
             {
                 **common,
@@ -187,6 +206,7 @@ def write_midrc(
                 "annotation_method": ANNOTATION_METHOD,
                 "annotator_id": ANNOTATOR_ID,
                 "software_version": software_version(provenance),
+                **_study_fields(reports),
             }
         )
 

@@ -117,7 +117,10 @@ class Provenance:
 
     def flat(self) -> dict[str, str]:
         """The record's fields as CSV cells (None -> empty)."""
-        return {name: "" if getattr(self, name) is None else str(getattr(self, name)) for name in PROVENANCE_FIELDS}
+        return {
+            name: "" if getattr(self, name) is None else str(getattr(self, name))
+            for name in PROVENANCE_FIELDS
+        }
 
     @classmethod
     def for_run(

@@ -40,6 +40,8 @@ class LabeledReport:
     text_length: int | None = None
     probabilities: Mapping[str, float] = field(default_factory=dict)
     studies: tuple[StudyLink, ...] = ()
+    midrc_fields: Mapping[str, str] = field(default_factory=dict)
+    """MIDRC annotation properties from categorical labels (``class_covid19_pneumonia``)."""
 
     def value(self, column: str) -> LabelValue:
         """The value of a column (BLANK if the scheme has no such column)."""
@@ -51,6 +53,37 @@ class LabeledReport:
     def labeled(self) -> list[tuple[str, str, LabelValue]]:
         """The non-blank (column, label, value) triples: the labeled findings."""
         return [t for t in self.values if t[2] is not LabelValue.BLANK]
+
+    @classmethod
+    def from_labels(
+        cls,
+        report_id: str,
+        labels: Mapping[str, object],
+        scheme: Scheme,
+        *,
+        evidence: Mapping[str, Sequence[Mention]] | None = None,
+        studies: Sequence[StudyLink] = (),
+    ) -> LabeledReport:
+        """Build from {column: value} (1 / 0 / -1 / None or :class:`LabelValue`); other columns are blank.
+
+        Raises
+        ------
+        KeyError
+            For a column the scheme does not have.
+        """
+        unknown = [c for c in labels if c not in {col for col, _ in scheme.columns}]
+        if unknown:
+            raise KeyError(f"columns not in scheme {scheme.name!r}: {unknown}")
+        values = tuple(
+            (col, label, v if isinstance(v := labels.get(col), LabelValue) else LabelValue.parse(v))
+            for col, label in scheme.columns
+        )
+        return cls(
+            report_id,
+            values,
+            {k: tuple(v) for k, v in (evidence or {}).items()},
+            studies=tuple(studies),
+        )
 
     def with_studies(self, studies: Sequence[StudyLink]) -> LabeledReport:
         """A copy linked to ``studies``."""
@@ -82,7 +115,20 @@ def from_result(
         evidence=evidence,
         warnings=tuple(result.warnings),
         text_length=len(source.text) if source is not None else None,
+        midrc_fields=_midrc_fields({k: c.to_dict() for k, c in (result.categories or {}).items()}),
     )
+
+
+def _midrc_fields(categories: Mapping[str, Any]) -> dict[str, str]:
+    """MIDRC field -> value from JSONL ``categories`` records (those with a value and a MIDRC export)."""
+    out: dict[str, str] = {}
+    for record in categories.values():
+        if not isinstance(record, Mapping):
+            continue
+        target = (record.get("export") or {}).get("midrc")
+        if isinstance(target, Mapping) and target.get("field") and target.get("value"):
+            out[str(target["field"])] = str(target["value"])
+    return out
 
 
 def infer_scheme(columns: Sequence[str], schemes: Mapping[str, Scheme], *, where: str) -> Scheme:
@@ -121,7 +167,8 @@ def from_record(record: Mapping[str, Any], scheme: Scheme, *, where: str) -> Lab
         missing = [c for c in expected if c not in labels]
         extra = [c for c in labels if c not in expected]
         raise InputError(
-            f"{where}: label columns differ from scheme {scheme.name!r}: missing {missing}, unexpected {extra}"
+            f"{where}: label columns differ from scheme {scheme.name!r}: "
+            f"missing {missing}, unexpected {extra}"
         )
     values = []
     for col, label in scheme.columns:
@@ -156,6 +203,7 @@ def from_record(record: Mapping[str, Any], scheme: Scheme, *, where: str) -> Lab
         text_length=int(text_length) if isinstance(text_length, int) else None,
         probabilities={str(k): float(v) for k, v in probabilities.items() if v is not None},
         studies=tuple(studies),
+        midrc_fields=_midrc_fields(record.get("categories") or {}),
     )
 
 
@@ -213,7 +261,13 @@ def _records(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
             yield where, obj
 
 
-def read_labels_jsonl(path: str | Path, schemes: Mapping[str, Scheme], scheme: str | None = None) -> LabelsFile:
+def read_labels_jsonl(
+    path: str | Path,
+    schemes: Mapping[str, Scheme],
+    scheme: str | None = None,
+    *,
+    allow_duplicate_ids: bool = False,
+) -> LabelsFile:
     """Open and check a labels JSONL file (one pass: JSON, ids, columns, provenance).
 
     Parameters
@@ -224,6 +278,8 @@ def read_labels_jsonl(path: str | Path, schemes: Mapping[str, Scheme], scheme: s
         The known schemes (``labeler.rules.schemes``).
     scheme
         The scheme the file was written with; inferred from its columns when None.
+    allow_duplicate_ids
+        Accept a report id more than once (a file labeled with ``--allow-duplicate-ids``).
 
     Raises
     ------
@@ -260,9 +316,12 @@ def read_labels_jsonl(path: str | Path, schemes: Mapping[str, Scheme], scheme: s
         n += 1
     if chosen is None:
         raise InputError(f"{path}: no labels records in this file")
-    if dups:
+    if dups and not allow_duplicate_ids:
         shown = ", ".join(repr(d) for d in dups[:5])
-        raise InputError(f"{path}: duplicate report ids in the labels file: {shown} ({len(dups)} in all)")
+        raise InputError(
+            f"{path}: duplicate report ids in the labels file: {shown} ({len(dups)} in all); "
+            "ids must be unique, or pass --allow-duplicate-ids"
+        )
     return LabelsFile(path, chosen, n, provenance)
 
 

@@ -9,6 +9,7 @@ them and leaves anything else alone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -105,6 +106,7 @@ def safe_name(report_id: str, taken: set[str]) -> str:
 class _Staging:
     def __init__(self, out_dir: Path, run_id: str) -> None:
         self.out_dir = out_dir
+        self.created = not out_dir.exists()
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -134,6 +136,9 @@ class _Staging:
 
     def abort(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.created:
+            with contextlib.suppress(OSError):
+                self.out_dir.rmdir()  # only when empty
 
 
 def link_reports(
@@ -194,7 +199,11 @@ def run_export(
     by_study: dict[str, tuple[StudyLink, list[LabeledReport]]] = {}
     n = 0
     try:
-        for fmt, cls in (("jsonl", LongJsonlWriter), ("csv-wide", WideCsvWriter), ("csv-long", LongCsvWriter)):
+        for fmt, cls in (
+            ("jsonl", LongJsonlWriter),
+            ("csv-wide", WideCsvWriter),
+            ("csv-long", LongCsvWriter),
+        ):
             if fmt in formats:
                 tables.append(cls(staging.path(OUTPUT_NAMES[fmt]), columns, provenance))
         fhir_dir = staging.path(OUTPUT_NAMES["fhir"])
@@ -225,7 +234,8 @@ def run_export(
         tables = []
         if any(f in formats for f in STUDY_FORMATS) and not by_study:
             raise InputError(
-                f"{', '.join(f for f in formats if f in STUDY_FORMATS)} export needs reports linked to studies: "
+                f"{', '.join(f for f in formats if f in STUDY_FORMATS)} export needs reports "
+                "linked to studies: "
                 "pass --manifest (or a labels file written by `label --manifest`)"
             )
         if "midrc" in formats:
@@ -256,6 +266,7 @@ __all__ = [
     "FORMATS",
     "OUTPUT_NAMES",
     "PROVENANCE_FILE",
+    "STUDY_FORMATS",
     "WARNINGS_FILE",
     "ExportOptions",
     "ExportResult",

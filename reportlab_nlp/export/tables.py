@@ -16,6 +16,7 @@ from typing import Any
 
 from ..io.writers import AtomicFile
 from ..types import LabelValue
+from ._csv import RowWriter
 from .manifest import StudyLink
 from .provenance import PROVENANCE_FIELDS, Provenance
 from .records import LabeledReport
@@ -44,7 +45,12 @@ class TableWriter:
     """Base class: one output file, written atomically."""
 
     def __init__(
-        self, path: str | Path, columns: Sequence[str], provenance: Provenance, *, file: AtomicFile | None = None
+        self,
+        path: str | Path,
+        columns: Sequence[str],
+        provenance: Provenance,
+        *,
+        file: AtomicFile | None = None,
     ) -> None:
         self.path = Path(path)
         self.columns = list(columns)
@@ -62,7 +68,7 @@ class TableWriter:
 
 
 class LongJsonlWriter(TableWriter):
-    """One JSON object per (report, study, label): value, evidence spans, probability, study ids, provenance."""
+    """One JSON object per (report, study, label): value, evidence, probability, study ids, provenance."""
 
     def write(self, report: LabeledReport) -> None:
         prov = self.provenance.to_dict()
@@ -85,10 +91,15 @@ class WideCsvWriter(TableWriter):
     """report_id, the study ids, one column per label (1 / 0 / -1 / blank), then the provenance fields."""
 
     def __init__(
-        self, path: str | Path, columns: Sequence[str], provenance: Provenance, *, file: AtomicFile | None = None
+        self,
+        path: str | Path,
+        columns: Sequence[str],
+        provenance: Provenance,
+        *,
+        file: AtomicFile | None = None,
     ) -> None:
         super().__init__(path, columns, provenance, file=file)
-        self.csv = csv.writer(self.file.handle, lineterminator="\n")
+        self.csv = RowWriter(self.file.handle)
         self.csv.writerow(["report_id", *STUDY_COLUMNS, *self.columns, *PROVENANCE_FIELDS])
         self.prov_cells = [self.provenance.flat()[k] for k in PROVENANCE_FIELDS]
 
@@ -102,10 +113,15 @@ class LongCsvWriter(TableWriter):
     """One row per (report, study, label): value, probability, evidence (a JSON list), provenance."""
 
     def __init__(
-        self, path: str | Path, columns: Sequence[str], provenance: Provenance, *, file: AtomicFile | None = None
+        self,
+        path: str | Path,
+        columns: Sequence[str],
+        provenance: Provenance,
+        *,
+        file: AtomicFile | None = None,
     ) -> None:
         super().__init__(path, columns, provenance, file=file)
-        self.csv = csv.writer(self.file.handle, lineterminator="\n")
+        self.csv = RowWriter(self.file.handle)
         self.csv.writerow([*LONG_CSV_COLUMNS, *PROVENANCE_FIELDS])
         self.prov_cells = [self.provenance.flat()[k] for k in PROVENANCE_FIELDS]
 
@@ -116,7 +132,15 @@ class LongCsvWriter(TableWriter):
                 p = report.probabilities.get(col)
                 evidence = json.dumps(evidence_json(report, col), ensure_ascii=False, separators=(",", ":"))
                 self.csv.writerow(
-                    [report.id, *study, col, value.to_csv(), "" if p is None else repr(p), evidence, *self.prov_cells]
+                    [
+                        report.id,
+                        *study,
+                        col,
+                        value.to_csv(),
+                        "" if p is None else repr(p),
+                        evidence,
+                        *self.prov_cells,
+                    ]
                 )
 
 
@@ -151,7 +175,9 @@ def read_wide_csv(path: str | Path) -> tuple[list[str], dict[Key, dict[str, Labe
         columns = header[first:last]
         out: dict[Key, dict[str, LabelValue]] = {}
         for row in reader:
-            out[(row[0], row[1])] = {c: LabelValue.parse(v) for c, v in zip(columns, row[first:last], strict=True)}
+            out[(row[0], row[1])] = {
+                c: LabelValue.parse(v) for c, v in zip(columns, row[first:last], strict=True)
+            }
     return columns, out
 
 
@@ -160,7 +186,9 @@ def read_long_csv(path: str | Path) -> dict[Key, dict[str, LabelValue]]:
     out: dict[Key, dict[str, LabelValue]] = {}
     with open(path, encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
-            out.setdefault((row["report_id"], row["study_uid"]), {})[row["label"]] = LabelValue.parse(row["value"])
+            out.setdefault((row["report_id"], row["study_uid"]), {})[row["label"]] = LabelValue.parse(
+                row["value"]
+            )
     return out
 
 
