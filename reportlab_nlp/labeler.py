@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -56,6 +57,10 @@ class Labeler:
         """Output column names of a scheme."""
         return [c for c, _ in self.get_scheme(scheme).columns]
 
+    def category_columns(self, scheme: str | None = None) -> list[str]:
+        """The categorical labels a scheme carries (CSV columns after the label columns)."""
+        return list(self.get_scheme(scheme).categories)
+
     def values(self, report: ReportLabels, scheme: str | None = None) -> list[tuple[str, str, LabelValue]]:
         """(column, label, value) triples of ``report`` under a scheme."""
         return project(report, self.get_scheme(scheme), self.rules.no_finding_blockers)
@@ -93,7 +98,7 @@ class Labeler:
 
 
 def _with_id(report: ReportLabels, id: str) -> ReportLabels:
-    return ReportLabels(id, report.labels, report.evidence, report.warnings, report.sections)
+    return replace(report, id=id)
 
 
 def load(rules: Sequence[str | Path] | str | Path | None = None, *, scheme: str = "full") -> Labeler:

@@ -103,6 +103,12 @@ class Mention:
     cue that made the mention negated, uncertain, historical or hypothetical
     (empty for a plain positive) and ``cue_start``/``cue_end`` its offsets
     (``-1`` when there is none); ``rule`` names the lexicon entry that matched.
+
+    ``attributes`` holds the modifiers stated for the mention, by attribute
+    (``laterality``, ``severity``, ``temporal``, ``location``; from
+    ``rules/modifiers.yaml``), and ``attribute_spans`` the offsets of the words
+    that gave each (they lie inside the sentence). Both are None on a mention
+    built without the attributes stage; the pipeline always sets them.
     """
 
     label: str
@@ -119,10 +125,16 @@ class Mention:
     cue_end: int = -1
     rule: str = ""
     source: str = "rules"
+    attributes: Mapping[str, str] | None = field(default=None, hash=False)
+    attribute_spans: Mapping[str, tuple[int, int]] | None = field(default=None, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSONL evidence record of this mention."""
-        return {
+        """Return the JSONL evidence record of this mention.
+
+        ``attributes`` and ``attribute_spans`` are in the record when they are
+        set (always, for mentions the pipeline made).
+        """
+        record: dict[str, Any] = {
             "text": self.text,
             "start": self.start,
             "end": self.end,
@@ -137,10 +149,17 @@ class Mention:
             "rule": self.rule,
             "source": self.source,
         }
+        if self.attributes is not None:
+            record["attributes"] = dict(self.attributes)
+        if self.attribute_spans is not None:
+            record["attribute_spans"] = {k: [s, e] for k, (s, e) in self.attribute_spans.items()}
+        return record
 
     @classmethod
     def from_dict(cls, label: str, data: Mapping[str, Any]) -> Mention:
         """Rebuild a mention from its :meth:`to_dict` record."""
+        attributes = data.get("attributes")
+        spans = data.get("attribute_spans")
         return cls(
             label=label,
             text=str(data["text"]),
@@ -156,6 +175,50 @@ class Mention:
             cue_end=int(data.get("cue_end", -1)),
             rule=str(data.get("rule", "")),
             source=str(data.get("source", "rules")),
+            attributes=None if attributes is None else {str(k): str(v) for k, v in dict(attributes).items()},
+            attribute_spans=None
+            if spans is None
+            else {str(k): (int(v[0]), int(v[1])) for k, v in dict(spans).items()},
+        )
+
+
+@dataclass(frozen=True)
+class CategoryValue:
+    """The value of a categorical label in one report, with the statements that gave it.
+
+    A categorical label (``RSNA COVID-19 Category``: Typical, Indeterminate,
+    Atypical, Negative for Pneumonia) takes one value per report, read from its
+    wording in ``rules/categories.yaml``; ``value`` is None when the report
+    states none. ``export`` maps an export target to its field and value
+    (``{"midrc": {"field": "class_covid19_pneumonia", "value": "typical"}}``);
+    ``evidence`` holds the statements found (the chosen one last).
+    """
+
+    category: str
+    value: str | None = None
+    export: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
+    evidence: tuple[Mention, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record of this category in the JSONL ``categories`` object."""
+        return {
+            "value": self.value,
+            "export": {k: dict(v) for k, v in self.export.items()},
+            "evidence": [m.to_dict() for m in self.evidence],
+        }
+
+    @classmethod
+    def from_dict(cls, category: str, data: Mapping[str, Any]) -> CategoryValue:
+        """Rebuild from a :meth:`to_dict` record."""
+        value = data.get("value")
+        return cls(
+            category=category,
+            value=None if value is None else str(value),
+            export={
+                str(k): {str(a): str(b) for a, b in dict(v).items()}
+                for k, v in dict(data.get("export", {})).items()
+            },
+            evidence=tuple(Mention.from_dict(category, m) for m in data.get("evidence", [])),
         )
 
 
@@ -180,7 +243,11 @@ class ReportLabels:
 
     ``labels`` holds every label of the full set (blank included), in the
     order of the full scheme; ``evidence`` holds the mentions of each non-blank
-    label; ``sections`` lists the sections found.
+    label; ``sections`` lists the sections found. ``metadata`` holds what the
+    exam line or title says of the study (``modality``, ``body_region``, and
+    ``source``: where it was read); ``categories`` the categorical labels
+    (:class:`CategoryValue`). Both are None on a result built by hand; the
+    pipeline always sets them, and :meth:`to_dict` writes them when set.
     """
 
     id: str
@@ -188,6 +255,8 @@ class ReportLabels:
     evidence: Mapping[str, tuple[Mention, ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     sections: tuple[Section, ...] = ()
+    metadata: Mapping[str, str] | None = field(default=None, hash=False)
+    categories: Mapping[str, CategoryValue] | None = field(default=None, hash=False)
 
     def value(self, label: str) -> LabelValue:
         """Return the value of ``label`` (BLANK if it is not in the set)."""
@@ -197,15 +266,25 @@ class ReportLabels:
         """Labels whose value is 1."""
         return [k for k, v in self.labels.items() if v is LabelValue.POSITIVE]
 
+    def category(self, name: str) -> str | None:
+        """The value of categorical label ``name`` (None when not stated or unknown)."""
+        found = (self.categories or {}).get(name)
+        return None if found is None else found.value
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSONL record: id, labels, evidence, warnings, sections."""
-        return {
+        """Return the JSONL record: id, labels, evidence, warnings, sections (metadata, categories)."""
+        record: dict[str, Any] = {
             "id": self.id,
             "labels": {k: v.to_json() for k, v in self.labels.items()},
             "evidence": {k: [m.to_dict() for m in ms] for k, ms in self.evidence.items() if ms},
             "warnings": list(self.warnings),
             "sections": [s.to_dict() for s in self.sections],
         }
+        if self.metadata is not None:
+            record["metadata"] = dict(self.metadata)
+        if self.categories is not None:
+            record["categories"] = {k: c.to_dict() for k, c in self.categories.items()}
+        return record
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReportLabels:
@@ -227,10 +306,16 @@ class ReportLabels:
             )
             for s in data.get("sections", [])
         )
+        metadata = data.get("metadata")
+        categories = data.get("categories")
         return cls(
             id=str(data["id"]),
             labels=labels,
             evidence=evidence,
             warnings=tuple(str(w) for w in data.get("warnings", [])),
             sections=sections,
+            metadata=None if metadata is None else {str(k): str(v) for k, v in dict(metadata).items()},
+            categories=None
+            if categories is None
+            else {str(k): CategoryValue.from_dict(str(k), v) for k, v in dict(categories).items()},
         )

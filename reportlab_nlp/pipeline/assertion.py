@@ -16,7 +16,7 @@ Sets ``doc._.rl_asserted``: a list of :class:`~reportlab_nlp.types.Mention`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from spacy.tokens import Doc
 
@@ -37,9 +37,8 @@ _CATEGORY = {
 IGNORE = "ignore"
 
 
-@dataclass(frozen=True)
-class Cue:
-    """A cue found in a sentence."""
+class Cue(NamedTuple):
+    """A cue found in a sentence (a named tuple: made for every cue of every sentence)."""
 
     start: int
     end: int
@@ -66,7 +65,12 @@ class AssertionDetector:
         """Cues in ``text[start:end]``: overlapping cues resolved leftmost-longest, then
         pseudo cues dropped (they only hide what they overlap)."""
         found = []
-        for hit in leftmost_longest(self.cue_index.find(text, low, start, end)):
+        hits = self.cue_index.find(text, low, start, end)
+        kept = leftmost_longest(hits)
+        spans = {(h.start, h.end) for h in kept}
+        # cues of exactly the same span all stand ("resolved" reaches forward and backward)
+        kept += [h for h in hits if (h.start, h.end) in spans and h not in kept]
+        for hit in kept:
             rule = hit.payload
             if rule.category == "pseudo":
                 continue
@@ -181,5 +185,6 @@ class AssertionDetector:
         return out
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.rl_asserted = self.run(doc._.rl_text, doc._.rl_mentions, doc._.rl_sentences)
+        ext = doc._  # one Underscore for all the accesses (spaCy makes one per `doc._`)
+        ext.rl_asserted = self.run(ext.rl_text, ext.rl_mentions, ext.rl_sentences)
         return doc

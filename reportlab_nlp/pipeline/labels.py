@@ -6,8 +6,11 @@ when it is the label's only kind of mention; otherwise any negated mention
 gives 0; otherwise blank. Historical mentions ("history of pneumonia") assert
 nothing now. No Finding follows the scheme's policy.
 
+A categorical label takes the value of its last statement in the report (the
+impression comes last), with every statement as evidence, the chosen one last.
+
 Sets ``doc._.rl_labels``: a :class:`~reportlab_nlp.types.ReportLabels` (id empty;
-the labeler fills it in).
+the labeler fills it in), with the report's metadata and categories.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from spacy.tokens import Doc
 
 from ..rules import RuleSet, Scheme
-from ..types import Assertion, LabelValue, Mention, ReportLabels
+from ..types import Assertion, CategoryValue, LabelValue, Mention, ReportLabels
+from .mentions import CategoryHit
 
 NAME = "rl_labels"
 NO_FINDING = "No Finding"
@@ -74,6 +78,42 @@ class LabelAggregator:
     def __init__(self, rules: RuleSet) -> None:
         self.labels = rules.labels
         self.blockers = rules.no_finding_blockers
+        self.categories = rules.categories
+
+    def decide_categories(
+        self, text: str, hits: Sequence[CategoryHit], sentences: Sequence[tuple[int, int]]
+    ) -> dict[str, CategoryValue]:
+        """The value of every categorical label: its last statement's, or None."""
+        out: dict[str, CategoryValue] = {}
+        for cat in self.categories:
+            found = [h for h in hits if h.category == cat.name]
+            if not found:
+                out[cat.name] = CategoryValue(cat.name)
+                continue
+            evidence = []
+            for h in found:
+                s, e = sentences[h.sentence]
+                evidence.append(
+                    Mention(
+                        label=cat.name,
+                        text=text[h.start : h.end],
+                        start=h.start,
+                        end=h.end,
+                        sentence=text[s:e],
+                        sentence_start=s,
+                        sentence_end=e,
+                        section=h.section,
+                        assertion=Assertion.PRESENT,
+                        rule=h.rule,
+                    )
+                )
+            value = cat.value(found[-1].value)
+            export = {
+                target: {"field": fieldname, "value": value.export[target]}
+                for target, fieldname in cat.export.items()
+            }
+            out[cat.name] = CategoryValue(cat.name, value.value, export, tuple(evidence))
+        return out
 
     def build(
         self, mentions: Sequence[Mention], *, empty: bool
@@ -83,29 +123,41 @@ class LabelAggregator:
             by_label.setdefault(m.label, []).append(m)
         values: dict[str, LabelValue] = {}
         evidence: dict[str, tuple[Mention, ...]] = {}
+        blank = LabelValue.BLANK
         for label in self.labels:
             if label == NO_FINDING:
                 continue
-            ms = by_label.get(label, ())
+            ms = by_label.get(label)
+            if not ms:  # most labels of a report: no mention, blank
+                values[label] = blank
+                continue
             value = aggregate(m.assertion for m in ms)
             values[label] = value
-            if value is not LabelValue.BLANK:
+            if value is not blank:
                 evidence[label] = tuple(ms)
         nf = LabelValue.BLANK if empty else no_finding(values, self.blockers)
         ordered = {label: (nf if label == NO_FINDING else values[label]) for label in self.labels}
         return ordered, evidence
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc._.rl_text
+        ext = doc._  # one Underscore for all the accesses (spaCy makes one per `doc._`)
+        text = ext.rl_text
         warnings: tuple[str, ...] = ()
         if not text.strip():
             warnings = ("empty report: no text to label",)
-        elif not any(text[s.start : s.end].strip() for s in doc._.rl_sections if s.read):
+        elif not any(text[s.start : s.end].strip() for s in ext.rl_sections if s.read):
             warnings = (
                 "no text to label: the report has only sections that are not read (indication, history, ...)",
             )
-        values, evidence = self.build(doc._.rl_asserted, empty=bool(warnings))
-        doc._.rl_labels = ReportLabels(
-            id="", labels=values, evidence=evidence, warnings=warnings, sections=doc._.rl_sections
+        values, evidence = self.build(ext.rl_asserted, empty=bool(warnings))
+        hits = ext.rl_category_hits or ()
+        ext.rl_labels = ReportLabels(
+            id="",
+            labels=values,
+            evidence=evidence,
+            warnings=warnings,
+            sections=ext.rl_sections,
+            metadata=dict(ext.rl_metadata or {}),
+            categories=self.decide_categories(text, hits, ext.rl_sentences),
         )
         return doc

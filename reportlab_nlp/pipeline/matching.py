@@ -13,10 +13,10 @@ rule; only the work differs.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 try:  # Python 3.11+
     import re._constants as _c
@@ -25,9 +25,12 @@ except ImportError:  # pragma: no cover - older Pythons
     import sre_constants as _c  # type: ignore[no-redef]
     import sre_parse as _p  # type: ignore[no-redef]
 
+from ..rules import compile_pattern
+
 P = TypeVar("P")
 
 KEY_LEN = 3
+_MAX_TRIED = 50_000  # word prefixes whose rule lists a TriggerIndex keeps
 _MAX_PREFIXES = 400
 _WORD_START = re.compile(r"[A-Za-z0-9]+")
 
@@ -142,18 +145,23 @@ def literal_prefixes(regex: str) -> set[str] | None:
 
     Returns None when they cannot be derived; the rule must then be scanned.
     """
+    found = _literal_prefixes(regex)
+    return None if found is None else set(found)
+
+
+@functools.lru_cache(maxsize=8192)
+def _literal_prefixes(regex: str) -> frozenset[str] | None:
     try:
         parsed = _p.parse(regex, re.IGNORECASE)
         found = _prefixes(list(parsed), "", True)
     except (_Unknown, RecursionError):
         return None
     # no prefix at all: the rule matches only inside words (a slash): scan for it
-    return found or None
+    return frozenset(found) or None
 
 
-@dataclass(frozen=True)
-class Hit(Generic[P]):
-    """A rule's match: where, and the rule's payload."""
+class Hit(NamedTuple, Generic[P]):
+    """A rule's match: where, and the rule's payload (a named tuple: made by the thousand)."""
 
     start: int
     end: int
@@ -167,7 +175,7 @@ class TriggerIndex(Generic[P]):
         self.by_key: dict[str, list[tuple[re.Pattern[str], P]]] = {}
         self.scanned: list[tuple[re.Pattern[str], P]] = []
         for regex, payload in rules:
-            compiled = re.compile(regex, re.IGNORECASE)
+            compiled = compile_pattern(regex)
             prefixes = literal_prefixes(regex)
             if prefixes is None:
                 self.scanned.append((compiled, payload))
@@ -178,23 +186,36 @@ class TriggerIndex(Generic[P]):
             for pre in minimal:
                 self.by_key.setdefault(pre, []).append((compiled, payload))
         self.key_lengths = sorted({len(k) for k in self.by_key})
+        self.longest = self.key_lengths[-1] if self.key_lengths else 0
+        # the rules to try where a word starts with a given `longest`-character prefix: the
+        # buckets of all its keys, in key-length order, gathered once per prefix seen
+        self._tried: dict[str, list[tuple[re.Pattern[str], P]]] = {}
+
+    def _rules_at(self, prefix: str) -> list[tuple[re.Pattern[str], P]]:
+        rules: list[tuple[re.Pattern[str], P]] = []
+        for n in self.key_lengths:
+            if n <= len(prefix):
+                rules.extend(self.by_key.get(prefix[:n], ()))
+        if len(self._tried) < _MAX_TRIED:  # bounded, whatever the text
+            self._tried[prefix] = rules
+        return rules
 
     def find(self, text: str, low: str, start: int = 0, end: int | None = None) -> list[Hit[P]]:
         """All matches starting at word starts of ``text[start:end]`` (``low`` is ``text`` lowercased)."""
         end = len(text) if end is None else end
         hits: list[Hit[P]] = []
-        by_key = self.by_key
-        lengths = self.key_lengths
+        tried = self._tried
+        longest = self.longest
         for w in _WORD_START.finditer(text, start, end):
             pos = w.start()
-            for n in lengths:
-                bucket = by_key.get(low[pos : pos + n])
-                if not bucket:
-                    continue
-                for compiled, payload in bucket:
-                    m = compiled.match(text, pos, end)
-                    if m is not None and m.end() > pos:
-                        hits.append(Hit(pos, m.end(), payload))
+            prefix = low[pos : pos + longest]
+            rules = tried.get(prefix)
+            if rules is None:
+                rules = self._rules_at(prefix)
+            for compiled, payload in rules:
+                m = compiled.match(text, pos, end)
+                if m is not None and m.end() > pos:
+                    hits.append(Hit(pos, m.end(), payload))
         for compiled, payload in self.scanned:
             for m in compiled.finditer(text, start, end):
                 if m.end() > m.start():

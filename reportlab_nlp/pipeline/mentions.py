@@ -5,27 +5,39 @@ Each label compiles to one regular expression of its phrases and patterns
 is a negative mention of Cardiomegaly) and one for its exclusions ("pericardial
 effusion" is no Pleural Effusion). Matching runs over the read sections only,
 on the original text, so offsets need no mapping. A label's ``implies`` list
-copies each of its mentions to the implied labels (Lung Nodule -> Lung Lesion).
+copies each of its mentions to the implied labels (Lung Nodule -> Lung Lesion;
+a device -> Support Devices), unless the implied label has a mention of its own
+at the same place.
 
-Sets ``doc._.rl_mentions``: a list of :class:`Candidate`, sorted by offset.
+The statements of categorical labels (``rules/categories.yaml``: "Commonly
+reported imaging features of COVID-19 pneumonia are present") are matched in
+the same pass; they take no assertion. So are the modifier words of
+``rules/modifiers.yaml`` ("left", "small", "increased"), which the attributes
+stage attaches to mentions: one pass over the text serves three stages.
+
+Sets ``doc._.rl_mentions``: a list of :class:`Candidate`, sorted by offset;
+``doc._.rl_category_hits``: a list of :class:`CategoryHit`; and
+``doc._.rl_modifier_hits``: a list of
+:class:`~reportlab_nlp.pipeline.attributes.Modifier` (both sorted by offset).
 """
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from spacy.tokens import Doc
 
 from ..rules import RuleSet, expand_macros, phrase_regex
 from ..types import Section
+from .attributes import Modifier
 from .matching import Hit, TriggerIndex, leftmost_longest, lower_same_length
 
 NAME = "rl_mentions"
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A lexicon match before assertion: label, span, sentence, fixed state."""
 
     label: str
@@ -37,13 +49,26 @@ class Candidate:
     state: str = ""  # "", "negated", "uncertain", "present": fixed by the wording
 
 
+class CategoryHit(NamedTuple):
+    """A statement of a categorical label's value: category, value, span, sentence."""
+
+    category: str
+    value: str
+    start: int
+    end: int
+    sentence: int
+    section: str
+    rule: str
+
+
 @dataclass(frozen=True)
 class _Rule:
     """What a lexicon regex stands for: its label, kind (main/state/exclusion) and wording."""
 
     label: str
-    kind: str  # "main", "excl" or a state name
+    kind: str  # "main", "excl", a state name, "cat" / "catx" (a category value / its exclusion), "mod"
     description: str
+    value: str = ""  # the category value of a "cat" / "catx" rule, the attribute value of a "mod" rule
 
 
 class MentionMatcher:
@@ -68,6 +93,24 @@ class MentionMatcher:
             for pat in f.exclusion_patterns:
                 rx = expand_macros(pat, rules.macros, where=where)
                 entries.append((rx, _Rule(f.label, "excl", f"exclusion pattern: {pat}")))
+        for cat in rules.categories:
+            where = (cat.source, f"category {cat.name!r}")
+            for v in cat.values:
+                for ph in v.phrases:
+                    entries.append(
+                        (phrase_regex(ph, plural=False), _Rule(cat.name, "cat", f"{v.value}: {ph}", v.value))
+                    )
+                for pat in v.patterns:
+                    rx = expand_macros(pat, rules.macros, where=where)
+                    entries.append((rx, _Rule(cat.name, "cat", f"{v.value}: {pat}", v.value)))
+                for ph in v.exclusions:
+                    rx = phrase_regex(ph, plural=False)
+                    entries.append((rx, _Rule(cat.name, "catx", f"exclusion: {ph}", v.value)))
+                for pat in v.exclusion_patterns:
+                    rx = expand_macros(pat, rules.macros, where=where)
+                    entries.append((rx, _Rule(cat.name, "catx", f"exclusion pattern: {pat}", v.value)))
+        for m in rules.modifiers.rules:
+            entries.append((m.regex, _Rule(m.attribute, "mod", m.text, m.value)))
         self.index: TriggerIndex[_Rule] = TriggerIndex(entries)
         self.implies = {f.label: f.implies for f in rules.findings}
         self.order = {f.label: i for i, f in enumerate(rules.findings)}
@@ -76,9 +119,19 @@ class MentionMatcher:
         self, text: str, sections: tuple[Section, ...], sentences: tuple[tuple[int, int], ...]
     ) -> list[Candidate]:
         """Return the mentions in the read sections of ``text``, sorted by offset."""
+        return self.find_all(text, sections, sentences)[0]
+
+    def find_all(
+        self, text: str, sections: tuple[Section, ...], sentences: tuple[tuple[int, int], ...]
+    ) -> tuple[list[Candidate], list[CategoryHit], list[Modifier]]:
+        """Return the mentions, the category statements and the modifier words in the read
+        sections of ``text``."""
         sent_starts = [s for s, _ in sentences]
         low = lower_same_length(text)
         out: list[Candidate] = []
+        implied_out: list[Candidate] = []
+        categories: list[CategoryHit] = []
+        modifiers: list[Modifier] = []
         for section in sections:
             if not section.read or section.end <= section.start:
                 continue
@@ -86,15 +139,27 @@ class MentionMatcher:
             for hit in self.index.find(text, low, section.start, section.end):
                 groups.setdefault((hit.payload.label, hit.payload.kind), []).append(hit)
             for (label, kind), hits in groups.items():
-                if kind == "excl":
+                if kind == "excl" or kind == "catx":
+                    continue
+                if kind == "mod":  # per attribute, the longest of overlapping wordings
+                    for hit in leftmost_longest(hits):
+                        start, end = hit.start, hit.end
+                        while end > start and text[end - 1].isspace():
+                            end -= 1
+                        modifiers.append(Modifier(label, hit.payload.value, start, end))
+                    continue
+                if kind == "cat":
+                    categories.extend(
+                        self._categories(text, sentences, sent_starts, section, label, hits, groups)
+                    )
                     continue
                 excluded = [(h.start, h.end) for h in groups.get((label, "excl"), ())]
                 for hit in leftmost_longest(hits):
                     start, end = hit.start, hit.end
                     while end > start and text[end - 1].isspace():
                         end -= 1
-                    if any(s <= start and end <= e for s, e in excluded):
-                        continue  # inside an excluded wording ("pericardial effusion")
+                    if kind == "main" and any(s <= start and end <= e for s, e in excluded):
+                        continue  # inside an excluded wording ("pericardial effusion"); states stand
                     i = bisect.bisect_right(sent_starts, start) - 1
                     if i < 0 or end > sentences[i][1]:
                         continue  # crosses a sentence boundary or lies outside any sentence
@@ -102,14 +167,58 @@ class MentionMatcher:
                     rule = hit.payload.description
                     out.append(Candidate(label, start, end, i, section.category, rule, state))
                     for implied in self.implies.get(label, ()):
-                        out.append(
+                        implied_out.append(
                             Candidate(
                                 implied, start, end, i, section.category, f"{rule} (via {label})", state
                             )
                         )
+        if implied_out:
+            # an implied mention adds nothing where the label has its own mention at the same
+            # place ("endotracheal tube" is a Support Devices phrase too): keep one
+            own = {(c.label, c.start, c.end, c.state) for c in out}
+            seen: set[tuple[str, int, int, str]] = set()
+            for c in implied_out:
+                key = (c.label, c.start, c.end, c.state)
+                if key not in own and key not in seen:
+                    seen.add(key)
+                    out.append(c)
         out.sort(key=lambda c: (c.start, c.end, self.order.get(c.label, 0)))
-        return out
+        categories.sort(key=lambda h: (h.start, h.end))
+        modifiers.sort(key=lambda m: (m.start, m.end))
+        return out, categories, modifiers
+
+    @staticmethod
+    def _categories(
+        text: str,
+        sentences: tuple[tuple[int, int], ...],
+        sent_starts: list[int],
+        section: Section,
+        category: str,
+        hits: list[Hit[_Rule]],
+        groups: dict[tuple[str, str], list[Hit[_Rule]]],
+    ) -> list[CategoryHit]:
+        """The statements of one category's values: the longest of overlapping ones,
+        not inside an exclusion of the same value, within one sentence."""
+        excluded = [(h.start, h.end, h.payload.value) for h in groups.get((category, "catx"), ())]
+        found = []
+        for hit in leftmost_longest(hits):
+            start, end = hit.start, hit.end
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            value = hit.payload.value
+            if any(s <= start and end <= e and v == value for s, e, v in excluded):
+                continue
+            i = bisect.bisect_right(sent_starts, start) - 1
+            if i < 0 or end > sentences[i][1]:
+                continue
+            found.append(
+                CategoryHit(category, value, start, end, i, section.category, hit.payload.description)
+            )
+        return found
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.rl_mentions = self.find(doc._.rl_text, doc._.rl_sections, doc._.rl_sentences)
+        ext = doc._  # one Underscore for all the accesses (spaCy makes one per `doc._`)
+        ext.rl_mentions, ext.rl_category_hits, ext.rl_modifier_hits = self.find_all(
+            ext.rl_text, ext.rl_sections, ext.rl_sentences
+        )
         return doc

@@ -51,7 +51,7 @@ class SectionDetector:
         sections: list[Section] = []
         last_end = 0
         current: tuple[str, str, int, int] | None = None  # category, header, hstart, hend
-        if ":" in text or "\n" in text:
+        if ":" in text or "\n" in text or " - " in text or "." in text:
             low = lower_same_length(text)
             for hit in leftmost_longest(self.index.find(text, low)):
                 hstart, hend = hit.start, hit.end

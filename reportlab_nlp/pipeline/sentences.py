@@ -54,11 +54,6 @@ _ABBREVIATIONS = (
     "hx",
     "sx",
     "dx",
-    "ant",
-    "post",
-    "lat",
-    "ap",
-    "pa",
     "a.m",
     "p.m",
     "al",
@@ -75,6 +70,7 @@ _BOUNDARY = re.compile(
 )
 _LIST_ITEM = re.compile(r"(?:\d{1,2}|[a-hA-H])[.)]\s+\S|[-*\u2022]\s+\S")
 _INLINE_LIST = re.compile(r"(?<=[\s,;:])(?=(?:\d{1,2})[.)]\s+[A-Za-z])")
+_LIST_NUMBER = re.compile(r"(?:^|[\s(])\d{1,2}\.$")
 _LAST_WORD = re.compile(r"([A-Za-z][A-Za-z.]*)[.]*$")
 
 
@@ -83,7 +79,7 @@ def _is_abbreviation(before: str) -> bool:
     if not m:
         return False
     word = m.group(1).lower().rstrip(".")
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+    return word in _ABBREVIATIONS
 
 
 MAX_SENTENCE = 1000
@@ -119,6 +115,8 @@ class SentenceSplitter:
                 nxt = segment[m.end() : m.end() + 2]
                 if punct.startswith(".") and _is_abbreviation(before[-12:]):
                     continue
+                if punct == "." and _LIST_NUMBER.search(before):
+                    continue  # "1. No pneumothorax": the marker opens the item
                 if "\n" not in m.group("space") and nxt[:1].islower():
                     continue
                 cuts.append(m.end())

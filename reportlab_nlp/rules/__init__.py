@@ -1,7 +1,8 @@
 """Load and validate the rules data: section headers, finding lexicon, assertion cues, schemes.
 
 The rules are YAML files in this folder (``sections.yaml``, ``findings.yaml``,
-``cues.yaml``, ``schemes.yaml``); this module holds no term lists. A user adds
+``cues.yaml``, ``schemes.yaml``, ``categories.yaml``, ``modifiers.yaml``,
+``metadata.yaml``); this module holds no term lists. A user adds
 or overrides rules with files of the same shape (see the README), passed as
 ``load_rules(extra=[path, ...])`` or ``--rules PATH`` on the command line.
 Every file is validated on load: an unknown key, a wrong type, a bad regular
@@ -11,6 +12,7 @@ naming the file and the entry.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -84,12 +86,104 @@ class SectionRule:
 
 @dataclass(frozen=True)
 class Scheme:
-    """An output scheme: (column name, label) pairs and the No Finding policy."""
+    """An output scheme: (column name, label) pairs, the No Finding policy, and the
+    categorical labels it carries (their columns follow the label columns in a CSV)."""
 
     name: str
     description: str
     columns: tuple[tuple[str, str], ...]
     no_finding: str
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CategoryValueRule:
+    """One value of a categorical label and the wording that states it."""
+
+    value: str
+    definition: str = ""
+    phrases: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    exclusions: tuple[str, ...] = ()
+    exclusion_patterns: tuple[str, ...] = ()
+    export: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CategoryRule:
+    """A categorical label (one value per report), its values and its export names.
+
+    ``export`` maps an export target to the field the category is written to
+    (``{"midrc": "class_covid19_pneumonia"}``); each value's ``export`` maps the
+    same targets to the value's string there.
+    """
+
+    name: str
+    definition: str
+    values: tuple[CategoryValueRule, ...]
+    export: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    def value(self, name: str) -> CategoryValueRule:
+        for v in self.values:
+            if v.value == name:
+                return v
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class ModifierRule:
+    """A modifier wording: which attribute and value it states (``left`` -> laterality left)."""
+
+    attribute: str
+    value: str
+    text: str
+    regex: str
+
+
+@dataclass(frozen=True)
+class AttributeRule:
+    """An attribute of mentions (laterality, severity, temporal, location) and how it is read.
+
+    ``inside``: whether the attribute's words may lie inside the matched phrase
+    itself ("mildly enlarged" in a Cardiomegaly pattern); ``combine``: values
+    that together make another (left and right -> bilateral).
+    """
+
+    name: str
+    values: tuple[str, ...]
+    inside: bool = True
+    combine: tuple[tuple[tuple[str, ...], str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ModifierSettings:
+    """The modifier rules of ``modifiers.yaml``: attributes, wordings and scope."""
+
+    attributes: tuple[AttributeRule, ...] = ()
+    rules: tuple[ModifierRule, ...] = ()
+    window: int = 6
+    stops: tuple[str, ...] = ()
+    boundaries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetadataRule:
+    """One metadata field (modality, body_region): its values and their wordings."""
+
+    name: str
+    values: tuple[tuple[str, str, str], ...]  # (value, wording, regex)
+    multiple: bool = False
+
+
+@dataclass(frozen=True)
+class MetadataSettings:
+    """Where report metadata is read (section categories, the title) and its fields."""
+
+    sources: tuple[str, ...] = ()
+    title_max_chars: int = 120
+    fields: tuple[MetadataRule, ...] = ()
+    separator: str = "/"
 
 
 @dataclass(frozen=True)
@@ -105,6 +199,9 @@ class RuleSet:
     schemes: Mapping[str, Scheme]
     no_finding_blockers: tuple[str, ...]
     sources: tuple[str, ...]
+    categories: tuple[CategoryRule, ...] = ()
+    modifiers: ModifierSettings = field(default_factory=ModifierSettings)
+    metadata: MetadataSettings = field(default_factory=MetadataSettings)
 
     @property
     def labels(self) -> list[str]:
@@ -116,6 +213,16 @@ class RuleSet:
             if rule.label == label:
                 return rule
         raise KeyError(label)
+
+    def category(self, name: str) -> CategoryRule:
+        for rule in self.categories:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+    def parents(self, label: str) -> tuple[str, ...]:
+        """The labels that ``label`` implies (its parents in the hierarchy)."""
+        return self.finding(label).implies
 
     def digest(self) -> str:
         """sha256 of the rules' canonical JSON: the rules hash in provenance."""
@@ -138,8 +245,39 @@ class RuleSet:
             "terminators": self.terminators,
             "forward_terminators": self.forward_terminators,
             "sections": [[s.category, s.read, s.headers, s.body_part] for s in self.sections],
-            "schemes": {k: [s.columns, s.no_finding] for k, s in sorted(self.schemes.items())},
+            "schemes": {k: [s.columns, s.no_finding, s.categories] for k, s in sorted(self.schemes.items())},
             "no_finding_blockers": self.no_finding_blockers,
+            "categories": [
+                [
+                    c.name,
+                    sorted(c.export.items()),
+                    [
+                        [
+                            v.value,
+                            v.phrases,
+                            v.patterns,
+                            v.exclusions,
+                            v.exclusion_patterns,
+                            sorted(v.export.items()),
+                        ]
+                        for v in c.values
+                    ],
+                ]
+                for c in self.categories
+            ],
+            "modifiers": [
+                [[a.name, a.values, a.inside, a.combine] for a in self.modifiers.attributes],
+                [[m.attribute, m.value, m.regex] for m in self.modifiers.rules],
+                self.modifiers.window,
+                self.modifiers.stops,
+                self.modifiers.boundaries,
+            ],
+            "metadata": [
+                self.metadata.sources,
+                self.metadata.title_max_chars,
+                self.metadata.separator,
+                [[f.name, f.values, f.multiple] for f in self.metadata.fields],
+            ],
         }
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=True).encode()
         return hashlib.sha256(blob).hexdigest()
@@ -157,7 +295,9 @@ def _word_regex(word: str, plural: bool) -> str:
         last = word.lower()
         if last.endswith("y") and len(last) > 2 and last[-2] not in "aeiou":
             body = body[:-1] + "(?:y|ies)"
-        elif not last.endswith("s"):
+        elif last.endswith("s"):
+            body += "(?:es)?"  # mass -> masses
+        else:
             body += "(?:s|es)?"
     return body
 
@@ -191,9 +331,16 @@ def expand_macros(pattern: str, macros: Mapping[str, str], *, where: tuple[str, 
     raise RulesError(where[0], where[1], f"macros nest too deeply in {pattern!r}")
 
 
+@functools.lru_cache(maxsize=8192)
+def compile_pattern(regex: str) -> re.Pattern[str]:
+    """``re.compile(regex, re.IGNORECASE)``, cached: the loader checks each rule's regex and
+    the pipeline's matchers compile the same strings, so each is compiled once per process."""
+    return re.compile(regex, re.IGNORECASE)
+
+
 def _compile_check(regex: str, where: tuple[str, str], shown: str) -> None:
     try:
-        re.compile(regex, re.IGNORECASE)
+        compile_pattern(regex)
     except re.error as e:
         raise RulesError(where[0], where[1], f"bad regular expression {shown!r}: {e}") from e
 
@@ -258,6 +405,21 @@ _FINDING_KEYS = (
 )
 _CUE_KEYS = ("phrase", "pattern", "category", "direction", "window", "weak", "remove")
 _SECTION_KEYS = ("category", "read", "headers", "body_part")
+_CATEGORY_KEYS = ("name", "definition", "export", "values")
+_CATEGORY_VALUE_KEYS = (
+    "value",
+    "definition",
+    "phrases",
+    "patterns",
+    "exclusions",
+    "exclusion_patterns",
+    "export",
+)
+_MODIFIER_KEYS = ("window", "stops", "boundaries", "attributes")
+_ATTRIBUTE_KEYS = ("name", "inside", "combine", "values")
+_WORDING_KEYS = ("value", "phrases", "patterns")
+_METADATA_KEYS = ("sources", "title_max_chars", "separator", "fields")
+_METADATA_FIELD_KEYS = ("name", "multiple", "values")
 _TOP_KEYS = (
     "version",
     "macros",
@@ -268,7 +430,11 @@ _TOP_KEYS = (
     "sections",
     "schemes",
     "no_finding_blockers",
+    "categories",
+    "modifiers",
+    "metadata",
 )
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class _Builder:
@@ -282,6 +448,13 @@ class _Builder:
         self.schemes: dict[str, Scheme] = {}
         self.blockers: list[str] = []
         self.sources: list[str] = []
+        self.categories: dict[str, CategoryRule] = {}
+        self.attributes: dict[str, AttributeRule] = {}
+        self.modifier_rules: list[ModifierRule] = []
+        self.modifier_window = 6
+        self.modifier_stops: list[str] = []
+        self.modifier_boundaries: list[str] = []
+        self.metadata = MetadataSettings()
 
     def add(self, path: str, data: Mapping[str, Any], *, user: bool) -> None:
         self.sources.append(path)
@@ -313,6 +486,12 @@ class _Builder:
             self.blockers = list(
                 _str_list(data["no_finding_blockers"], (path, "no_finding_blockers"), "list")
             )
+        for i, entry in enumerate(self._list(data, "categories", path)):
+            self._add_category(path, i, entry)
+        if data.get("modifiers") is not None:
+            self._add_modifiers(path, _mapping(data["modifiers"], (path, "modifiers"), "'modifiers'"))
+        if data.get("metadata") is not None:
+            self._add_metadata(path, _mapping(data["metadata"], (path, "metadata"), "'metadata'"))
 
     @staticmethod
     def _list(data: Mapping[str, Any], key: str, path: str) -> list[Any]:
@@ -461,7 +640,7 @@ class _Builder:
     def _add_scheme(self, path: str, name: str, spec: Any) -> None:
         where = (path, f"scheme {name!r}")
         spec = _mapping(spec, where, "a scheme")
-        _check_keys(spec, ("description", "no_finding", "columns"), where)
+        _check_keys(spec, ("description", "no_finding", "columns", "categories"), where)
         columns: list[tuple[str, str]] = []
         for col in spec.get("columns") or []:
             if isinstance(col, str):
@@ -478,7 +657,201 @@ class _Builder:
             raise RulesError(
                 path, f"scheme {name!r}", f"'no_finding' must be 'pathology' or 'any', got {policy!r}"
             )
-        self.schemes[name] = Scheme(name, str(spec.get("description", "")), tuple(columns), str(policy))
+        categories = _str_list(spec.get("categories"), where, "categories")
+        self.schemes[name] = Scheme(
+            name, str(spec.get("description", "")), tuple(columns), str(policy), categories
+        )
+
+    def _wordings(
+        self, entry: Mapping[str, Any], where: tuple[str, str], *, plural: bool
+    ) -> list[tuple[str, str]]:
+        """(wording, regex) of an entry's phrases and patterns, checked."""
+        out: list[tuple[str, str]] = []
+        for phrase in _str_list(entry.get("phrases"), where, "phrases"):
+            regex = phrase_regex(phrase, plural=plural)
+            _compile_check(regex, where, phrase)
+            out.append((phrase, regex))
+        for pattern in _str_list(entry.get("patterns"), where, "patterns"):
+            regex = expand_macros(pattern, self.macros, where=where)
+            _compile_check(regex, where, pattern)
+            out.append((pattern, regex))
+        return out
+
+    @staticmethod
+    def _export_map(value: Any, where: tuple[str, str]) -> dict[str, str]:
+        mapping = _mapping(value or {}, where, "'export'")
+        out: dict[str, str] = {}
+        for k, v in mapping.items():
+            if not isinstance(v, str) or not v.strip():
+                raise RulesError(where[0], where[1], f"export {k!r} must be a non-empty string, got {v!r}")
+            out[str(k)] = v
+        return out
+
+    def _add_category(self, path: str, i: int, entry: Any) -> None:
+        where = (path, f"categories[{i}]")
+        entry = _mapping(entry, where, "a category entry")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise RulesError(path, f"categories[{i}]", f"'name' must be a non-empty string, got {name!r}")
+        where = (path, f"category {name!r}")
+        _check_keys(entry, _CATEGORY_KEYS, where)
+        definition = entry.get("definition", "")
+        if not isinstance(definition, str):
+            raise RulesError(path, where[1], "'definition' must be a string")
+        export = self._export_map(entry.get("export"), where)
+        values: list[CategoryValueRule] = []
+        raw_values = entry.get("values")
+        if not isinstance(raw_values, list) or not raw_values:
+            raise RulesError(path, where[1], f"'values' must be a non-empty list, got {raw_values!r}")
+        for j, item in enumerate(raw_values):
+            vwhere = (path, f"category {name!r} values[{j}]")
+            item = _mapping(item, vwhere, "a category value")
+            _check_keys(item, _CATEGORY_VALUE_KEYS, vwhere)
+            value = item.get("value")
+            if not isinstance(value, str) or not value.strip():
+                raise RulesError(path, vwhere[1], f"'value' must be a non-empty string, got {value!r}")
+            vwhere = (path, f"category {name!r} value {value!r}")
+            wordings = self._wordings(item, vwhere, plural=False)
+            if not wordings:
+                raise RulesError(path, vwhere[1], "a category value needs at least one phrase or pattern")
+            excl = _str_list(item.get("exclusions"), vwhere, "exclusions")
+            excl_pats = _str_list(item.get("exclusion_patterns"), vwhere, "exclusion_patterns")
+            for phrase in excl:
+                _compile_check(phrase_regex(phrase, plural=False), vwhere, phrase)
+            for pat in excl_pats:
+                _compile_check(expand_macros(pat, self.macros, where=vwhere), vwhere, pat)
+            vexport = self._export_map(item.get("export"), vwhere)
+            missing = [k for k in export if k not in vexport]
+            if missing:
+                raise RulesError(
+                    path, vwhere[1], f"no export value for {missing[0]!r} (the category exports to it)"
+                )
+            values.append(
+                CategoryValueRule(
+                    value=value,
+                    definition=str(item.get("definition", "")),
+                    phrases=_str_list(item.get("phrases"), vwhere, "phrases"),
+                    patterns=_str_list(item.get("patterns"), vwhere, "patterns"),
+                    exclusions=excl,
+                    exclusion_patterns=excl_pats,
+                    export=vexport,
+                )
+            )
+        if len({v.value for v in values}) != len(values):
+            raise RulesError(path, where[1], "category values must be unique")
+        self.categories[name] = CategoryRule(name, definition, tuple(values), export, path)
+
+    def _add_modifiers(self, path: str, data: Mapping[str, Any]) -> None:
+        where = (path, "modifiers")
+        _check_keys(data, _MODIFIER_KEYS, where)
+        if "window" in data:
+            window = data["window"]
+            if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+                raise RulesError(
+                    path, "modifiers", f"'window' must be a whole number of words >= 1, got {window!r}"
+                )
+            self.modifier_window = window
+        for key, target in (("stops", self.modifier_stops), ("boundaries", self.modifier_boundaries)):
+            for j, term in enumerate(self._list(data, key, path)):
+                if not isinstance(term, str) or not term:
+                    raise RulesError(path, f"modifiers.{key}[{j}]", f"expected a regex string, got {term!r}")
+                _compile_check(term, (path, f"modifiers.{key}[{j}]"), term)
+                target.append(term)
+        for j, entry in enumerate(self._list(data, "attributes", path)):
+            awhere = (path, f"modifiers.attributes[{j}]")
+            entry = _mapping(entry, awhere, "an attribute entry")
+            _check_keys(entry, _ATTRIBUTE_KEYS, awhere)
+            name = entry.get("name")
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise RulesError(path, awhere[1], f"'name' must be lower_case letters, got {name!r}")
+            awhere = (path, f"attribute {name!r}")
+            old = self.attributes.get(name)
+            inside = entry.get("inside", old.inside if old else True)
+            if not isinstance(inside, bool):
+                raise RulesError(path, awhere[1], f"'inside' must be true or false, got {inside!r}")
+            values = list(old.values) if old else []
+            for k, item in enumerate(entry.get("values") or []):
+                item = _mapping(item, (path, f"attribute {name!r} values[{k}]"), "an attribute value")
+                _check_keys(item, _WORDING_KEYS, (path, f"attribute {name!r} values[{k}]"))
+                value = item.get("value")
+                if not isinstance(value, str) or not value.strip():
+                    raise RulesError(
+                        path,
+                        f"attribute {name!r} values[{k}]",
+                        f"'value' must be a non-empty string, got {value!r}",
+                    )
+                vwhere = (path, f"attribute {name!r} value {value!r}")
+                wordings = self._wordings(item, vwhere, plural=False)
+                if not wordings:
+                    raise RulesError(
+                        path, vwhere[1], "an attribute value needs at least one phrase or pattern"
+                    )
+                if value not in values:
+                    values.append(value)
+                self.modifier_rules.extend(ModifierRule(name, value, w, rx) for w, rx in wordings)
+            combine = list(old.combine) if old else []
+            for k, item in enumerate(entry.get("combine") or []):
+                cwhere = (path, f"attribute {name!r} combine[{k}]")
+                item = _mapping(item, cwhere, "a combine entry")
+                _check_keys(item, ("values", "into"), cwhere)
+                parts = _str_list(item.get("values"), cwhere, "values")
+                into = item.get("into")
+                if len(parts) < 2 or not isinstance(into, str):
+                    raise RulesError(path, cwhere[1], "combine needs 'values' (two or more) and 'into'")
+                unknown = [v for v in (*parts, into) if v not in values]
+                if unknown:
+                    raise RulesError(path, cwhere[1], f"unknown value {unknown[0]!r} of attribute {name!r}")
+                combine.append((parts, into))
+            if not values:
+                raise RulesError(path, awhere[1], "an attribute needs at least one value")
+            self.attributes[name] = AttributeRule(name, tuple(values), inside, tuple(combine))
+
+    def _add_metadata(self, path: str, data: Mapping[str, Any]) -> None:
+        where = (path, "metadata")
+        _check_keys(data, _METADATA_KEYS, where)
+        old = self.metadata
+        sources = _str_list(data.get("sources"), where, "sources") or old.sources
+        for src in sources:
+            if not _NAME.fullmatch(src):
+                raise RulesError(path, "metadata", f"a source is a section category or 'title', got {src!r}")
+        title_max = data.get("title_max_chars", old.title_max_chars)
+        if not isinstance(title_max, int) or isinstance(title_max, bool) or title_max < 0:
+            raise RulesError(
+                path, "metadata", f"'title_max_chars' must be a whole number >= 0, got {title_max!r}"
+            )
+        separator = data.get("separator", old.separator)
+        if not isinstance(separator, str) or not separator:
+            raise RulesError(path, "metadata", f"'separator' must be a non-empty string, got {separator!r}")
+        fields = {f.name: f for f in old.fields}
+        for j, entry in enumerate(self._list(data, "fields", path)):
+            fwhere = (path, f"metadata.fields[{j}]")
+            entry = _mapping(entry, fwhere, "a metadata field")
+            _check_keys(entry, _METADATA_FIELD_KEYS, fwhere)
+            name = entry.get("name")
+            if not isinstance(name, str) or not _NAME.fullmatch(name):
+                raise RulesError(path, fwhere[1], f"'name' must be lower_case letters, got {name!r}")
+            prev = fields.get(name)
+            multiple = entry.get("multiple", prev.multiple if prev else False)
+            if not isinstance(multiple, bool):
+                raise RulesError(
+                    path, f"metadata field {name!r}", f"'multiple' must be true or false, got {multiple!r}"
+                )
+            values = list(prev.values) if prev else []
+            for k, item in enumerate(entry.get("values") or []):
+                vwhere = (path, f"metadata field {name!r} values[{k}]")
+                item = _mapping(item, vwhere, "a metadata value")
+                _check_keys(item, _WORDING_KEYS, vwhere)
+                value = item.get("value")
+                if not isinstance(value, str) or not value.strip():
+                    raise RulesError(path, vwhere[1], f"'value' must be a non-empty string, got {value!r}")
+                wordings = self._wordings(
+                    item, (path, f"metadata field {name!r} value {value!r}"), plural=True
+                )
+                if not wordings:
+                    raise RulesError(path, vwhere[1], "a metadata value needs at least one phrase or pattern")
+                values.extend((value, w, rx) for w, rx in wordings)
+            fields[name] = MetadataRule(name, tuple(values), multiple)
+        self.metadata = MetadataSettings(tuple(sources), title_max, tuple(fields.values()), separator)
 
     def build(self) -> RuleSet:
         findings: list[FindingRule] = []
@@ -519,7 +892,11 @@ class _Builder:
         extra = [f.label for f in findings if f.label not in full_labels]
         if extra:
             full = Scheme(
-                full.name, full.description, full.columns + tuple((x, x) for x in extra), full.no_finding
+                full.name,
+                full.description,
+                full.columns + tuple((x, x) for x in extra),
+                full.no_finding,
+                full.categories,
             )
             self.schemes["full"] = full
             full_labels += extra
@@ -540,6 +917,18 @@ class _Builder:
         for b in self.blockers:
             if b not in known:
                 raise RulesError("schemes.yaml", "no_finding_blockers", f"unknown label {b!r}")
+        clash = [c for c in self.categories if c in known]
+        if clash:
+            src = self.categories[clash[0]].source
+            raise RulesError(src, f"category {clash[0]!r}", "a category may not share its name with a label")
+        for scheme in self.schemes.values():
+            for name in scheme.categories:
+                if name not in self.categories:
+                    raise RulesError(
+                        "schemes.yaml",
+                        f"scheme {scheme.name!r}",
+                        f"unknown category {name!r} in 'categories'",
+                    )
         order = {label: i for i, label in enumerate(full_labels)}
         findings.sort(key=lambda f: order[f.label])
         return RuleSet(
@@ -552,10 +941,27 @@ class _Builder:
             schemes=dict(self.schemes),
             no_finding_blockers=tuple(self.blockers),
             sources=tuple(self.sources),
+            categories=tuple(self.categories.values()),
+            modifiers=ModifierSettings(
+                attributes=tuple(self.attributes.values()),
+                rules=tuple(self.modifier_rules),
+                window=self.modifier_window,
+                stops=tuple(self.modifier_stops),
+                boundaries=tuple(self.modifier_boundaries),
+            ),
+            metadata=self.metadata,
         )
 
 
-BUILTIN_FILES = ("schemes.yaml", "sections.yaml", "findings.yaml", "cues.yaml")
+BUILTIN_FILES = (
+    "schemes.yaml",
+    "sections.yaml",
+    "findings.yaml",
+    "cues.yaml",
+    "categories.yaml",
+    "modifiers.yaml",
+    "metadata.yaml",
+)
 PROFILES = ("chexpert-compat",)
 """Built-in rules files that ``extra`` (``--rules``) may name instead of a path."""
 
