@@ -92,12 +92,16 @@ class CsvWriter(Writer):
     def __init__(self, path: str | Path, columns: Sequence[str]) -> None:
         super().__init__(path)
         self.csv = csv.writer(self.file.handle, lineterminator="\n")
+        # a bare carriage return in an id is not quoted by QUOTE_MINIMAL when the
+        # line ends in "\n", and a reader would split the row there: quote such rows
+        self.csv_quoted = csv.writer(self.file.handle, lineterminator="\n", quoting=csv.QUOTE_ALL)
         self.csv.writerow(["report_id", *columns])
 
     def write(
         self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
     ) -> None:
-        self.csv.writerow([report.id, *(v.to_csv() for _, _, v in values)])
+        row = [report.id, *(v.to_csv() for _, _, v in values)]
+        (self.csv_quoted if "\r" in report.id else self.csv).writerow(row)
 
 
 class JsonlWriter(Writer):
