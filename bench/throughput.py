@@ -10,6 +10,12 @@
   ``--memory-reports`` reports (the development reports repeated under new ids;
   the file is written to a temporary folder and deleted), CSV and JSONL out.
 
+* with a model installed (``--model``, default ``models/``: a model folder or a folder holding
+  one): the transformer classifier under ONNX Runtime, fp32 and int8, reports/s at batch 1, 8
+  and 32 (sorted by length, dynamic padding; tokenization included), one process; the hybrid
+  engine (rules + int8 model) at batch 32; and the median latency of a single-report ``model``
+  call after warm-up. Without a model it says so and skips (``--skip-model`` skips it anyway).
+
 Falls back to the bundled demo corpus when ../shared is absent (and says so).
 """
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import multiprocessing as mp
 import os
 import platform
@@ -112,12 +119,75 @@ def memory(raw: list[list[str]], n_reports: int) -> tuple[float, float]:
     return peak_kb / 1024, wall
 
 
+def model_tables(texts: list[str], model_dir: str | None, repeat: int) -> None:
+    """Reports/s of the ONNX model (fp32, int8; batch 1, 8, 32), the hybrid engine, single-call latency."""
+    from reportlab_nlp.engines import find_models, get_engine
+    from reportlab_nlp.errors import ReportlabError
+    from reportlab_nlp.types import Report
+
+    root = Path(model_dir) if model_dir else ROOT / "models"
+    found = find_models(root)
+    if len(found) != 1:
+        what = "no model is installed" if not found else f"{len(found)} models are installed (name one)"
+        print(f"\nmodel engines: skipped: {what} under {root} (make model builds one)")
+        return
+    try:
+        from reportlab_nlp.classifier.session import ModelSession
+    except ImportError as e:
+        print(f"\nmodel engines: skipped: {e.name} is missing (pip install 'reportlab-nlp[model]')")
+        return
+    reports = [Report(str(i), t) for i, t in enumerate(texts)]
+    print(
+        f"\nmodel engines: {found[0]} (ONNX Runtime, one process, default threads; median of {repeat} runs)"
+    )
+    print(f"{'variant':<10}{'batch':>6}{'reports/s':>12}{'min':>10}{'max':>10}")
+    listed = json.loads((found[0] / "manifest.json").read_text(encoding="utf-8")).get("variants", {})
+    for variant in ("fp32", "int8"):
+        if variant not in listed:
+            print(f"{variant:<10}  skipped: not in this model folder (exported with --int8-only)")
+            continue
+        for batch in (1, 8, 32):
+            session = ModelSession(found[0], variant=variant, batch_size=batch).load()
+            session.logits(texts[:64])  # warm-up
+            rates = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                session.logits(texts)
+                rates.append(len(texts) / (time.perf_counter() - start))
+            med = statistics.median(rates)
+            print(f"{variant:<10}{batch:>6}{med:>12.0f}{min(rates):>10.0f}{max(rates):>10.0f}")
+    try:
+        hybrid = get_engine("hybrid", model_dir=found[0])
+        hybrid.warm_up()
+        model = get_engine("model", model_dir=found[0])
+        model.warm_up()
+    except ReportlabError as e:
+        print(f"engines: skipped: {e}")
+        return
+    rates = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for i in range(0, len(reports), 32):
+            hybrid.predict_many(reports[i : i + 32])
+        rates.append(len(reports) / (time.perf_counter() - start))
+    med = statistics.median(rates)
+    print(f"{'hybrid (rules + int8)':<22}{32:>6}{med:>12.0f}{min(rates):>10.0f}{max(rates):>10.0f}")
+    times = []
+    for r in reports[:300]:
+        start = time.perf_counter()
+        model.predict_many([r])
+        times.append((time.perf_counter() - start) * 1000)
+    print(f"single-report model call (int8), median of {len(times)}: {statistics.median(times):.1f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--memory-reports", type=int, default=100_000)
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--model", default=None, help="model folder, or a folder holding one (default: models/)")
+    ap.add_argument("--skip-model", action="store_true", help="skip the model engines")
     args = ap.parse_args()
 
     name, texts, raw = load_texts()
@@ -137,6 +207,9 @@ def main() -> None:
     print(f"{'1 process':<28}{m1:>12.0f}{min(one):>10.0f}{max(one):>10.0f}")
     print(f"{'2 processes (pool)':<28}{m2:>12.0f}{min(two):>10.0f}{max(two):>10.0f}")
     print(f"{'speed-up':<28}{m2 / m1:>12.2f}")
+
+    if not args.skip_model:
+        model_tables(texts, args.model, args.repeat)
 
     if not args.skip_memory:
         peak, wall = memory(raw, args.memory_reports)

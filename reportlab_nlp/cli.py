@@ -2,7 +2,8 @@
 
 A user's mistake (a missing column, invalid UTF-8, a bad rules file, ...)
 prints one message on standard error and exits with status 2; an interrupted
-run exits with 130 and leaves no partial output behind.
+run exits with 130 and leaves no output file that looks complete (``label``
+keeps its checkpointed ``.partial`` files for ``--resume``).
 """
 
 from __future__ import annotations
@@ -10,19 +11,38 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import IO, TextIO
 
 from . import __version__
-from .errors import ReportlabError
-from .io.readers import ReportSource, read_text_arg
-from .io.writers import Writer, writer_for
+from .batch import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CHECKPOINT_EVERY,
+    ON_ERROR,
+    BatchOptions,
+    Output,
+    available_cores,
+    label_corpus,
+)
+from .classifier.command import add_train_parsers
+from .errors import ExtraNotInstalledError, ReportlabError
+from .export.cli import LabelLinkage, add_export_parser, add_manifest_args, cmd_export
+from .io.readers import read_text_arg
 from .labeler import Labeler, load
+from .service.command import add_serve_parser
+from .spark import add_spark_parser
 from .types import Assertion, LabelValue, ReportLabels
 
-PROGRESS_MIN_REPORTS = 300
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {n}")
+    return n
 
 
 def _add_rules_args(p: argparse.ArgumentParser) -> None:
@@ -54,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="output file; .jsonl is JSONL, anything else CSV unless --format says; may be repeated",
     )
-    p.add_argument("--format", choices=("csv", "jsonl"), default=None, help="output format (default: by extension)")
+    p.add_argument(
+        "--format", choices=("csv", "jsonl"), default=None, help="output format (default: by extension)"
+    )
     p.add_argument("--id-col", default=None, help="id column or JSON key (default: report_id, id or uid)")
     p.add_argument(
         "--text-col",
@@ -67,8 +89,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-duplicate-ids", action="store_true")
     p.add_argument("--summary", action="store_true", help="print a table of label counts on standard output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--batch-size", type=int, default=256, help=argparse.SUPPRESS)
+    p.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"worker processes, one pipeline each (default: all cores, here {available_cores()})",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run (Ctrl-C, kill, full disk) from its last checkpoint",
+    )
+    p.add_argument(
+        "--on-error",
+        choices=ON_ERROR,
+        default="skip",
+        help="a report that fails: list it in OUT.errors.jsonl and go on (skip, default) or stop (fail)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=DEFAULT_CHECKPOINT_EVERY,
+        metavar="N",
+        help=f"reports between checkpoints of a resumable run (default: {DEFAULT_CHECKPOINT_EVERY})",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("rules", "model", "hybrid"),
+        default="rules",
+        help="rules (default); model: the transformer classifier; hybrid: rules + model (needs models/)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="DIR",
+        help="model folder for --engine model/hybrid (default: models/)",
+    )
+    add_manifest_args(p)
     _add_rules_args(p)
+
+    add_export_parser(sub, _add_rules_args)
+    add_train_parsers(sub)
+    add_spark_parser(sub, _add_rules_args)
+    add_serve_parser(sub)
 
     p = sub.add_parser("explain", help="label one report and show the evidence, highlighted")
     p.add_argument("text", metavar="TEXT", help="the report's text, or - to read it from standard input")
@@ -77,7 +142,73 @@ def build_parser() -> argparse.ArgumentParser:
     _add_rules_args(p)
 
     p = sub.add_parser("labels", help="list the label set of a scheme with definitions")
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="text (default): one line per column; markdown: the full label reference (docs/labels.md)",
+    )
+    p.add_argument("--out", default=None, metavar="PATH", help="write to PATH instead of standard output")
     _add_rules_args(p)
+
+    p = sub.add_parser(
+        "compare",
+        help="compare our labels with a donor's: agreement, kappa, F1, disagreements, an HTML report",
+        description="Compare OURS (our JSONL or CSV, or a file of reports, labeled first) with THEIRS "
+        "(a wide or long CSV of labels); writes DIR/report.html, DIR/summary.json and DIR/disagreements.csv.",
+    )
+    p.add_argument("ours", metavar="OURS", help="our labels (.jsonl or .csv) or a file/folder of reports")
+    p.add_argument("theirs", metavar="THEIRS", help="their labels: wide CSV, or long CSV (id, label, value)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for report.html, summary.json, ...")
+    p.add_argument("--map", metavar="MAP.yaml", help="their label names to ours ('their: our' per line)")
+    p.add_argument(
+        "--reports", action="append", metavar="INPUT", help="the reports behind a CSV OURS, to show evidence"
+    )
+    p.add_argument(
+        "--id-col", default=None, help="id column of OURS and --reports (default: report_id, id, uid)"
+    )
+    p.add_argument("--text-col", action="append", default=[], metavar="COL", help="text column of reports")
+    p.add_argument("--their-id-col", default=None, help="id column of THEIRS (default: report_id, id, uid)")
+    p.add_argument(
+        "--convention",
+        choices=("auto", "chexpert", "binary", "text"),
+        default="auto",
+        help="their value convention (default: detected per column)",
+    )
+    p.add_argument(
+        "--basis",
+        choices=("auto", "exact", "presence"),
+        default="auto",
+        help="agree on the four values (exact) or on presence (default: from THEIRS)",
+    )
+    p.add_argument(
+        "--reference",
+        choices=("theirs", "none"),
+        default="theirs",
+        help="with theirs as the reference, report precision, recall and F1",
+    )
+    p.add_argument("--our-uncertain", choices=("present", "absent"), default="present")
+    p.add_argument("--their-uncertain", choices=("exclude", "present", "absent"), default="exclude")
+    p.add_argument(
+        "--missing",
+        choices=("skip", "blank"),
+        default="skip",
+        help="reports only in THEIRS: listed (skip) or compared as blank (as score.py)",
+    )
+    p.add_argument(
+        "--min-pos", type=int, default=10, help="labels in micro/macro P/R/F1 need this many positives"
+    )
+    p.add_argument(
+        "--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for kappa's CI"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--top", type=int, default=50, metavar="N", help="disagreements shown in report.html")
+    p.add_argument("--verdicts", metavar="CSV", help="a reviewed disagreements.csv whose verdicts carry over")
+    p.add_argument("--title", default=None, help="heading of report.html")
+    p.add_argument("--rules", action="append", default=[], metavar="PATH", help="rules file for labeling")
+    p.add_argument("--scheme", default=None, help="scheme for labeling (default: the one matching THEIRS)")
+    p.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -86,63 +217,36 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------
 
 
-def _is_unread(report: ReportLabels) -> bool:
-    return bool(report.warnings) and all(v is LabelValue.BLANK for v in report.labels.values())
-
-
 def cmd_label(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: IO[bytes] | None) -> int:
-    started = time.perf_counter()
-    labeler = load(args.rules, scheme=args.scheme)
-    columns = labeler.columns()
-    source = ReportSource(
-        args.input,
+    options = BatchOptions(
+        input=args.input,
+        outputs=tuple(Output.parse(path, args.format) for path in args.out),
         id_col=args.id_col,
-        text_cols=args.text_col,
+        text_cols=tuple(args.text_col),
         encoding_errors=args.encoding_errors,
         allow_duplicate_ids=args.allow_duplicate_ids,
+        rules=tuple(args.rules),
+        scheme=args.scheme,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        on_error=args.on_error,
+        progress=not args.no_progress,
+        engine=args.engine,
+        model_dir=args.model,
+    )
+    linked = args.manifest is not None or bool(args.manifest_col)
+    result = label_corpus(
+        options,
+        stderr=stderr,
         stdin=stdin,
+        load=load,
+        linkage=(lambda labeler: LabelLinkage.from_args(args, labeler)) if linked else None,
     )
-    total = source.check()
-    writers: list[Writer] = []
-    counts: dict[str, Counter[LabelValue]] = {c: Counter() for c in columns}
-    n = n_unread = n_warned = 0
-    try:
-        for path in args.out:
-            writers.append(writer_for(path, args.format, columns))
-        progress = None
-        if total >= PROGRESS_MIN_REPORTS and not args.no_progress:
-            from tqdm import tqdm
-
-            progress = tqdm(total=total, unit=" reports", file=stderr, mininterval=0.5, dynamic_ncols=True)
-        pairs = ((r, r) for r in source.reports())
-        for result, original in labeler.pipe_with(pairs, batch_size=args.batch_size):
-            values = labeler.values(result)
-            for w in writers:
-                w.write(result, values, original)
-            for col, _, v in values:
-                counts[col][v] += 1
-            n += 1
-            n_warned += bool(result.warnings)
-            n_unread += _is_unread(result)
-            if progress is not None:
-                progress.update(1)
-        if progress is not None:
-            progress.close()
-        for w in writers:
-            w.commit()
-    except BaseException:
-        for w in writers:
-            w.abort()
-        raise
-    elapsed = time.perf_counter() - started
     if args.summary:
-        print_summary(counts, stdout)
-    rate = n / elapsed if elapsed > 0 else 0.0
-    stderr.write(
-        f"reportlab-nlp: {total} reports read, {n} labeled, {n_unread} empty or without readable text, "
-        f"{n_warned} with warnings; {elapsed:.1f} s ({rate:.0f} reports/s); "
-        f"wrote {', '.join(args.out)}\n"
-    )
+        print_summary(result.counts, stdout)
+    stderr.write(result.summary_line() + "\n")
     return 0
 
 
@@ -239,22 +343,70 @@ def cmd_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin:
 
 
 def cmd_labels(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: IO[bytes] | None) -> int:
-    labeler = load(args.rules, scheme=args.scheme)
-    scheme = labeler.get_scheme()
-    defs = {f.label: f for f in labeler.rules.findings}
-    width = max(len(c) for c, _ in scheme.columns) + 2
-    stdout.write(f"scheme {scheme.name}: {scheme.description}\n")
-    for col, label in scheme.columns:
-        f = defs.get(label)
-        alias = f" (= {label})" if col != label else ""
-        if f is None:
-            stdout.write(f"{col:<{width}}computed: 1 when no pathology is present or possible{alias}\n")
-            continue
-        stdout.write(f"{col:<{width}}{f.definition}{alias} [{len(f.phrases)} phrases, {len(f.patterns)} patterns]\n")
+    from .errors import SchemeError
+    from .io.writers import AtomicFile
+    from .rules import load_rules, reference
+
+    rules = load_rules(args.rules)
+    if args.scheme not in rules.schemes:
+        raise SchemeError(args.scheme, rules.schemes)
+    # name, parent, definition, codes and phrase count per column; markdown: docs/labels.md
+    content = reference.markdown(rules) if args.format == "markdown" else reference.text(rules, args.scheme)
+    if args.out is None:
+        stdout.write(content)
+        return 0
+    with AtomicFile(args.out) as f:
+        f.handle.write(content)
     return 0
 
 
-COMMANDS = {"label": cmd_label, "explain": cmd_explain, "labels": cmd_labels}
+def cmd_compare(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: IO[bytes] | None) -> int:
+    try:
+        import matplotlib  # noqa: F401  (report.html's chart; checked before any work is done)
+
+        from .evaluate.command import run_compare
+    except ImportError as e:  # the optional `compare` extra (scikit-learn, matplotlib)
+        raise ExtraNotInstalledError("compare", "compare", (e.name or str(e)).split(".")[0]) from e
+    return run_compare(args, stdout, stderr)
+
+
+def cmd_spark_label(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: IO[bytes] | None) -> int:
+    from .spark import run_spark_label  # pyspark is imported there, when present (the `spark` extra)
+
+    return run_spark_label(args, stdout, stderr)
+
+
+def cmd_train(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: IO[bytes] | None) -> int:
+    from .classifier.command import run_train  # torch is imported there (the `train` extra)
+
+    return run_train(args, stdout, stderr)
+
+
+def cmd_export_model(
+    args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: IO[bytes] | None
+) -> int:
+    from .classifier.command import run_export  # torch and onnx are imported there (the `train` extra)
+
+    return run_export(args, stdout, stderr)
+
+
+def cmd_serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: IO[bytes] | None) -> int:
+    from .service.command import run_serve  # fastapi and uvicorn are imported there (the `serve` extra)
+
+    return run_serve(args, stdout, stderr)
+
+
+COMMANDS = {
+    "label": cmd_label,
+    "explain": cmd_explain,
+    "labels": cmd_labels,
+    "export": cmd_export,
+    "compare": cmd_compare,
+    "spark-label": cmd_spark_label,
+    "serve": cmd_serve,
+    "train": cmd_train,
+    "export-model": cmd_export_model,
+}
 
 
 def main(
@@ -268,6 +420,7 @@ def main(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     args = build_parser().parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]  # recorded by train/export-model
     try:
         return COMMANDS[args.command](args, stdout, stderr, stdin)
     except ReportlabError as e:

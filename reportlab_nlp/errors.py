@@ -104,6 +104,27 @@ class ExtraNotInstalledError(ReportlabError):
         )
 
 
+class ResumeError(ReportlabError):
+    """``label --resume`` cannot go on with the interrupted run: its input, settings or files changed."""
+
+
+class JavaNotFoundError(ReportlabError):
+    """Spark needs Java (17 or later) and none was found."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(
+            f"the {command} command runs Spark, which needs Java 17 or later: no `java` on PATH and "
+            "JAVA_HOME is not set; install a JRE (Debian: apt-get install openjdk-17-jre-headless, "
+            "or `make java`)"
+        )
+
+
+class ReportFailedError(ReportlabError):
+    """A report raised while it was labeled and ``--on-error fail`` stopped the run (exit status 1)."""
+
+    exit_code = 1
+
+
 class ManifestError(InputError):
     """A study manifest (``--manifest``) is malformed: bad UIDs, conflicting rows, missing values.
 
@@ -117,3 +138,48 @@ class ManifestError(InputError):
         shown = "; ".join(problems[:10])
         more = f"; and {len(problems) - 10} more problems" if len(problems) > 10 else ""
         super().__init__(f"invalid study manifest {path}: {shown}{more}")
+
+
+class EngineUnavailableError(ReportlabError):
+    """A labeling engine (``--engine model`` or ``hybrid``) cannot run here: its model or extra is missing.
+
+    The message names the engine, where a model was looked for, what was found
+    there and what provides it.
+    """
+
+    def __init__(self, engine: str, problem: str) -> None:
+        self.engine = engine
+        self.problem = problem
+        super().__init__(f"engine {engine!r} is not available: {problem}")
+
+
+class ServiceConfigError(ReportlabError):
+    """The service's settings (``REPORTLAB_*`` environment variables or ``serve`` options) are invalid."""
+
+
+class ModelError(ReportlabError):
+    """A model folder (``models/<name>/``) or a training run cannot be used as it is.
+
+    Raised for a missing or malformed ``manifest.json``, a missing file, a
+    training run folder that does not match the settings asked for, and an
+    export that failed its acceptance gate; the message names the folder or the
+    file, what was expected and what was found.
+    """
+
+
+class ModelIntegrityError(ModelError):
+    """A file of a model folder does not match the sha256 its manifest records."""
+
+    def __init__(self, path: str, expected: str, found: str) -> None:
+        self.path = path
+        self.expected = expected
+        self.found = found
+        super().__init__(
+            f"model file {path} does not match its manifest: sha256 {found[:16]}..., the manifest "
+            f"records {expected[:16]}...; the file was changed or damaged after export: export the "
+            "model again (reportlab-nlp export-model, or make model)"
+        )
+
+
+class ExportRejectedError(ModelError):
+    """An ONNX export or its int8 quantization failed its acceptance gate (parity or agreement)."""
