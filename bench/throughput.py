@@ -108,7 +108,7 @@ def memory(raw: list[list[str]], n_reports: int) -> tuple[float, float]:
             w.writerow(["uid", *cols])
             for i in range(n_reports):
                 w.writerow([f"r{i:07d}", *raw[i % len(raw)]])
-        cmd = [str(exe), "label", str(path), "--id-col", "uid", "--no-progress"]
+        cmd = [str(exe), "label", str(path), "--id-col", "uid", "--no-progress", "--workers", "1"]
         for c in cols:
             cmd += ["--text-col", c]
         cmd += ["--out", str(Path(tmp) / "out.csv"), "--out", str(Path(tmp) / "out.jsonl")]
