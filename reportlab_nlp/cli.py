@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import IO, TextIO
 
 from . import __version__
+from ._argtypes import positive_int as _positive_int
 from .batch import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CHECKPOINT_EVERY,
@@ -33,16 +34,6 @@ from .labeler import Labeler, load
 from .service.command import add_serve_parser
 from .spark import add_spark_parser
 from .types import Assertion, LabelValue, ReportLabels
-
-
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {n}")
-    return n
 
 
 def _add_rules_args(p: argparse.ArgumentParser) -> None:

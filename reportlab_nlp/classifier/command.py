@@ -11,6 +11,7 @@ import argparse
 import shlex
 from typing import Any, TextIO
 
+from .._argtypes import positive_int as _positive
 from ..errors import ExtraNotInstalledError
 
 _TRAIN_MODULES = (
@@ -42,16 +43,6 @@ def _fraction(value: str) -> float:
     if not 0.0 <= f < 1.0:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {f}")
     return f
-
-
-def _positive(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {n}")
-    return n
 
 
 def add_train_parsers(sub: Any) -> None:

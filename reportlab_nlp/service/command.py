@@ -16,6 +16,7 @@ import copy
 import os
 from typing import Any, TextIO
 
+from .._argtypes import positive_int as _workers
 from ..engines import ENGINE_NAMES, get_engine
 from ..errors import ExtraNotInstalledError, SchemeError
 
@@ -31,16 +32,6 @@ def _port(value: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a port number, got {value!r}") from None
     if not 0 <= n <= 65_535:
         raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {n}")
-    return n
-
-
-def _workers(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {n}")
     return n
 
 
