@@ -19,7 +19,6 @@ column and the rows.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ColumnNotFoundError, EncodingError, LabelFileError
-from ..io.readers import DEFAULT_ID_COLUMNS, first_bad_utf8
+from ..io.readers import DEFAULT_ID_COLUMNS, first_bad_utf8, json_objects
 from ..types import LabelValue, Mention
 from .conventions import ColumnConvention, format_rows, read_column
 
@@ -393,16 +392,7 @@ def _read_long(p: Path, name: str, header: list[str], id_col: str | None) -> Lab
 def _read_jsonl(p: Path, name: str, id_key: str) -> LabelTable:
     builder: TableBuilder | None = None
     with open(p, encoding="utf-8-sig") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{name}: line {line_no}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise LabelFileError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from e
-            if not isinstance(obj, dict):
-                raise LabelFileError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        for line_no, where, obj in json_objects(f, name, error=LabelFileError):
             labels = obj.get("labels")
             if not isinstance(labels, dict):
                 raise LabelFileError(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..io.readers import first_bad_utf8
+from ..io.readers import first_bad_utf8, json_objects
 from ..rules import Scheme
 from ..types import LabelValue, Mention, Report, ReportLabels
 from .manifest import StudyLink
@@ -248,16 +248,7 @@ class LabelsFile:
 
 def _records(path: str) -> Iterator[tuple[str, dict[str, Any]]]:
     with open(path, encoding="utf-8-sig") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}: line {line_no}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from e
-            if not isinstance(obj, dict):
-                raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        for _, where, obj in json_objects(f, path):
             yield where, obj
 
 

@@ -17,7 +17,7 @@ import codecs
 import csv
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -264,16 +264,7 @@ class ReportSource:
             raise InputError(f"{self.path}: cannot open: {e.strerror}") from e
         picked: tuple[str, list[str]] | None = None
         with f:
-            for line_no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                where = f"{self.path}: line {line_no}"
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from e
-                if not isinstance(obj, dict):
-                    raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+            for _, where, obj in json_objects(f, self.path):
                 if picked is None:
                     picked = self._pick(list(obj))
                 id_col, text_cols = picked
@@ -319,6 +310,27 @@ class ReportSource:
         yield "stdin", self._stdin_text, ()
 
 
+def json_objects(
+    lines: Iterable[str], name: str, *, error: type[InputError] = InputError
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Yield ``(line number, where, object)`` for each non-blank line of a JSONL stream.
+
+    ``where`` is ``"<name>: line <n>"``; a line that is not a JSON object raises
+    ``error`` naming the line and what was found.
+    """
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}: line {line_no}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise error(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from e
+        if not isinstance(obj, dict):
+            raise error(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        yield line_no, where, obj
+
+
 def read_text_arg(value: str, stdin: IO[bytes] | None = None, *, encoding_errors: str = "strict") -> str:
     """The text of ``explain TEXT``: the argument itself, or standard input for ``-``."""
     if value != "-":
@@ -327,4 +339,4 @@ def read_text_arg(value: str, stdin: IO[bytes] | None = None, *, encoding_errors
     return next(src.reports()).text
 
 
-__all__ = ["ReportSource", "first_bad_utf8", "join_fields", "read_text_arg"]
+__all__ = ["ReportSource", "first_bad_utf8", "join_fields", "json_objects", "read_text_arg"]
