@@ -32,7 +32,9 @@ P = TypeVar("P")
 KEY_LEN = 3
 _MAX_TRIED = 50_000  # word prefixes whose rule lists a TriggerIndex keeps
 _MAX_PREFIXES = 400
-_WORD_START = re.compile(r"[A-Za-z0-9]+")
+_WORD_START = re.compile("[A-Za-z0-9\u0130\u0131\u017f\u212a]+")
+"""Runs of ASCII letters and digits, and of the four other characters that
+``re.IGNORECASE`` equates with an ASCII letter (İ ı ſ and the Kelvin sign)."""
 
 
 class _Unknown(Exception):
@@ -223,12 +225,23 @@ class TriggerIndex(Generic[P]):
         return hits
 
 
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s"})
+"""The only characters outside ASCII that ``re.IGNORECASE`` equates with an ASCII
+letter where ``str.lower()`` does not (dotted and dotless i, long s): found by
+trying every code point against every letter."""
+
+
 def lower_same_length(text: str) -> str:
-    """``text.lower()``, keeping every character where lowering would change the length."""
+    """``text.lower()``, keeping every character where lowering would change the length.
+
+    Characters that ``re.IGNORECASE`` equates with an ASCII letter are folded to
+    it (``"maſs"`` -> ``"mass"``), so an index keyed on lowered text finds what a
+    case-insensitive scan finds.
+    """
     low = text.lower()
-    if len(low) == len(text):
-        return low
-    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    if len(low) != len(text):
+        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    return low if text.isascii() else low.translate(_FOLD)
 
 
 def leftmost_longest(hits: Sequence[Hit[P]]) -> list[Hit[P]]:
