@@ -447,6 +447,8 @@ class _Builder:
         self.sections: dict[str, SectionRule] = {}
         self.schemes: dict[str, Scheme] = {}
         self.blockers: list[str] = []
+        self.blockers_source = "schemes.yaml"
+        self.scheme_sources: dict[str, str] = {}  # the file each scheme was last defined in, for errors
         self.sources: list[str] = []
         self.categories: dict[str, CategoryRule] = {}
         self.attributes: dict[str, AttributeRule] = {}
@@ -486,6 +488,7 @@ class _Builder:
             self.blockers = list(
                 _str_list(data["no_finding_blockers"], (path, "no_finding_blockers"), "list")
             )
+            self.blockers_source = path
         for i, entry in enumerate(self._list(data, "categories", path)):
             self._add_category(path, i, entry)
         if data.get("modifiers") is not None:
@@ -661,6 +664,7 @@ class _Builder:
         self.schemes[name] = Scheme(
             name, str(spec.get("description", "")), tuple(columns), str(policy), categories
         )
+        self.scheme_sources[name] = path
 
     def _wordings(
         self, entry: Mapping[str, Any], where: tuple[str, str], *, plural: bool
@@ -905,7 +909,7 @@ class _Builder:
             for col, label in scheme.columns:
                 if label not in known:
                     raise RulesError(
-                        "schemes.yaml",
+                        self.scheme_sources.get(scheme.name, "schemes.yaml"),
                         f"scheme {scheme.name!r}",
                         f"column {col!r} names unknown label {label!r}",
                     )
@@ -916,7 +920,7 @@ class _Builder:
             )
         for b in self.blockers:
             if b not in known:
-                raise RulesError("schemes.yaml", "no_finding_blockers", f"unknown label {b!r}")
+                raise RulesError(self.blockers_source, "no_finding_blockers", f"unknown label {b!r}")
         clash = [c for c in self.categories if c in known]
         if clash:
             src = self.categories[clash[0]].source
@@ -925,7 +929,7 @@ class _Builder:
             for name in scheme.categories:
                 if name not in self.categories:
                     raise RulesError(
-                        "schemes.yaml",
+                        self.scheme_sources.get(scheme.name, "schemes.yaml"),
                         f"scheme {scheme.name!r}",
                         f"unknown category {name!r} in 'categories'",
                     )

@@ -511,15 +511,14 @@ def test_invalid_rules_name_file_and_entry(
     assert re.search(problem, str(err)), str(err)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a user's scheme naming an unknown label is reported against 'schemes.yaml' "
-    "(hard-coded in _Builder.build), not against the user's file",
-)
 def test_user_scheme_with_an_unknown_label_names_the_users_file(rules_file: RulesFile) -> None:
-    err = _error(rules_file("schemes:\n  mine:\n    columns: [Pneumothorax, Not A Label]\n"))
+    path = rules_file("schemes:\n  mine:\n    columns: [Pneumothorax, Not A Label]\n")
+    err = _error(path)
     assert "scheme 'mine'" in str(err)
     assert "unknown label 'Not A Label'" in str(err)
+    assert str(path) in str(err) and "schemes.yaml" not in str(err)
+    err = _error(rules_file("no_finding_blockers: [Pneumothorax, Not A Label]\n", "blockers.yaml"))
+    assert "blockers.yaml" in str(err) and "unknown label 'Not A Label'" in str(err)
 
 
 def test_missing_rules_file(tmp_path: Path) -> None:
