@@ -238,6 +238,10 @@ def cmd_label(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: I
     if args.summary:
         print_summary(result.counts, stdout)
     stderr.write(result.summary_line() + "\n")
+    if result.total and result.failed == result.total:
+        # --on-error skip passes failures, but a run that labeled nothing is not a success
+        stderr.write(f"reportlab-nlp: error: every report failed (listed in {result.errors_path})\n")
+        return 1
     return 0
 
 
@@ -381,6 +385,14 @@ def cmd_export_model(
     return run_export(args, stdout, stderr)
 
 
+def cmd_cross_validate(
+    args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: IO[bytes] | None
+) -> int:
+    from .classifier.command import run_cross_validate  # torch is imported there (the `train` extra)
+
+    return run_cross_validate(args, stdout, stderr)
+
+
 def cmd_serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: IO[bytes] | None) -> int:
     from .service.command import run_serve  # fastapi and uvicorn are imported there (the `serve` extra)
 
@@ -397,6 +409,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "train": cmd_train,
     "export-model": cmd_export_model,
+    "cross-validate": cmd_cross_validate,
 }
 
 

@@ -257,6 +257,16 @@ def test_a_report_that_fails_is_skipped_or_stops_the_run(tmp_path: Path) -> None
     assert "--on-error fail" in line
 
 
+def test_a_run_in_which_every_report_fails_exits_1(tmp_path: Path) -> None:
+    src = tmp_path / "bad.jsonl"
+    src.write_text("".join(json.dumps({"id": f"b{i}", "text": "Effusion \ud800."}) + "\n" for i in range(3)))
+    csv_out, jsonl_out = outputs(tmp_path)
+    proc = label(src, "--out", csv_out, "--out", jsonl_out, "--no-progress", check=False)
+    assert proc.returncode == 1
+    assert "3 failed" in proc.stderr and "error: every report failed" in proc.stderr
+    assert len((tmp_path / "labels.csv.errors.jsonl").read_text("utf-8").splitlines()) == 3
+
+
 def test_study_linked_labels_are_the_same_with_two_workers(tmp_path: Path) -> None:
     studies = ROOT / "corpora" / "demo" / "studies.csv"
     if not studies.exists():
