@@ -118,7 +118,8 @@ def render_card(manifest: Mapping[str, Any]) -> str:
         "```",
         "",
         f"Training: {train['steps']} steps of batch {cfg['batch_size']} ({cfg['epochs']} epoch(s) at most), "
-        f"AdamW lr {cfg['learning_rate']}, warm-up {cfg['warmup_ratio']:.0%}, class weighting "
+        f"AdamW lr {cfg['learning_rate']} (heads {cfg.get('head_learning_rate') or cfg['learning_rate']}), "
+        f"warm-up {cfg['warmup_ratio']:.0%}, class weighting "
         f"{cfg['class_weighting']}, seed {cfg['seed']}, device {cfg['device']}; "
         f"final loss {_fmt(train['final_loss'], 4)}.",
         "",
@@ -145,8 +146,8 @@ def render_card(manifest: Mapping[str, Any]) -> str:
     cv = m.get("cross_validation")
     if cv:
         out += [
-            f"{cv['folds']}-fold cross-validation over reports ({cv['description']}); scored with "
-            f"`{cv['scorer']}` on each held-out fold.",
+            f"{cv['folds']}-fold cross-validation over reports ({cv['description']}); each held-out "
+            f"fold scored in {cv['scorer']}.",
             "",
             "| fold | reports | rules macro-F1 | hybrid macro-F1 | model macro-F1 |",
             "| --- | ---: | ---: | ---: | ---: |",
@@ -156,7 +157,48 @@ def render_card(manifest: Mapping[str, Any]) -> str:
                 f"| {f['fold']} | {f['reports']} | {_fmt(f['rules'])} | {_fmt(f['hybrid'])} | "
                 f"{_fmt(f.get('model'))} |"
             )
+        mean, pooled = cv.get("mean_over_folds"), cv.get("pooled")
+        if mean:
+            out.append(
+                f"| mean | | {_fmt(mean['rules']['macro_f1'])} | {_fmt(mean['hybrid']['macro_f1'])} | "
+                f"{_fmt(mean['model']['macro_f1'])} |"
+            )
+        if pooled:
+            out.append(
+                f"| pooled | {sum(f['reports'] for f in cv['per_fold'])} | "
+                f"{_fmt(pooled['rules']['macro_f1'])} | "
+                f"{_fmt(pooled['hybrid']['macro_f1'])} | {_fmt(pooled['model']['macro_f1'])} |"
+            )
         out.append("")
+        if cv.get("command"):
+            out += ["Command:", "", "```sh", str(cv["command"]), "```", ""]
+        v = cv.get("verdict")
+        if v:
+            worst = v.get("largest_loss")
+            out += [
+                f"Acceptance rule, on the pooled out-of-fold predictions: hybrid macro-F1 minus rules "
+                f"{v['macro_gain']:+.3f} (required {v['required_gain']:+.3f}); largest per-label change "
+                + (f"{worst['delta']:+.3f} ({worst['label']})" if worst else "-")
+                + f" (allowed -{v['allowed_loss']:.3f}): **{'passed' if v['passed'] else 'not passed'}**.",
+                "",
+            ]
+        per_label = cv.get("pooled_per_label")
+        if per_label:
+            out += [
+                f"Pooled out-of-fold F1 per label (labels with at least {cv['min_positives']} positives "
+                "enter the macro average):",
+                "",
+                "| label | positives | rules F1 | model F1 | hybrid F1 |",
+                "| --- | ---: | ---: | ---: | ---: |",
+            ]
+            for label, row in per_label.items():
+                if row["positives"] == 0:
+                    continue
+                out.append(
+                    f"| {label} | {row['positives']} | {_fmt(row['rules'])} | {_fmt(row['model'])} | "
+                    f"{_fmt(row['hybrid'])} |"
+                )
+            out.append("")
     else:
         out += [f"5-fold cross-validation over reports, per fold: {NOT_YET}", ""]
     cal = m["calibration"]
@@ -181,6 +223,18 @@ def render_card(manifest: Mapping[str, Any]) -> str:
     ]
     for label, t in m["thresholds"].items():
         out.append(f"| {label} | {'off' if t is None else f'{t:.2f}'} |")
+    on = [label for label, t in m["thresholds"].items() if t is not None]
+    out += [
+        "",
+        f"The model decides for {len(on)} of {len(m['thresholds'])} labels"
+        + (
+            ": on the held-out reports no label's threshold beat the rules by the margin the policy asks "
+            "for, so the hybrid's values are the rules' values, and the model adds a calibrated "
+            "probability per label and the review flags (the cells where the two disagree)."
+            if not on
+            else f" ({', '.join(on)})."
+        ),
+    ]
     out += [
         "",
         "## Limits",

@@ -45,20 +45,8 @@ def _fraction(value: str) -> float:
     return f
 
 
-def add_train_parsers(sub: Any) -> None:
-    """Add ``train`` and ``export-model`` to the command line's subparsers."""
-    p = sub.add_parser(
-        "train",
-        help="fine-tune the transformer classifier on silver (rules) and gold labels (needs the train extra)",
-        description="Label the corpora with the rules (silver), override with --gold, hold out a share of "
-        "reports, and fine-tune MiniLM with one 4-way head per label. Resumable with --resume.",
-    )
-    p.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="corpora: CSV/TSV, JSONL or a folder of .txt files"
-    )
-    p.add_argument(
-        "--out", required=True, metavar="DIR", help="the run folder (holds report text: keep it private)"
-    )
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    """The corpus, gold and training options that ``train`` and ``cross-validate`` share."""
     p.add_argument("--id-col", default=None, help="id column (default: report_id, id or uid)")
     p.add_argument(
         "--text-col", action="append", default=[], metavar="COL", help="text column; may be repeated"
@@ -77,6 +65,12 @@ def add_train_parsers(sub: Any) -> None:
     p.add_argument("--epochs", type=_positive, default=3)
     p.add_argument("--batch-size", type=_positive, default=16)
     p.add_argument("--learning-rate", type=float, default=5e-5)
+    p.add_argument(
+        "--head-learning-rate",
+        type=float,
+        default=None,
+        help="learning rate of the (randomly initialised) label heads (default: --learning-rate)",
+    )
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--warmup-ratio", type=float, default=0.1)
     p.add_argument("--max-length", type=_positive, default=256, help="tokens per report (default 256)")
@@ -92,6 +86,23 @@ def add_train_parsers(sub: Any) -> None:
     p.add_argument("--heldout", type=_fraction, default=0.15, metavar="F", help="share of reports held out")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-progress", action="store_true")
+
+
+def add_train_parsers(sub: Any) -> None:
+    """Add ``train`` and ``export-model`` to the command line's subparsers."""
+    p = sub.add_parser(
+        "train",
+        help="fine-tune the transformer classifier on silver (rules) and gold labels (needs the train extra)",
+        description="Label the corpora with the rules (silver), override with --gold, hold out a share of "
+        "reports, and fine-tune MiniLM with one 4-way head per label. Resumable with --resume.",
+    )
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="corpora: CSV/TSV, JSONL or a folder of .txt files"
+    )
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="the run folder (holds report text: keep it private)"
+    )
+    _add_training_options(p)
 
     p = sub.add_parser(
         "export-model",
@@ -114,27 +125,59 @@ def add_train_parsers(sub: Any) -> None:
         action="store_true",
         help="validate fp32, then ship only model.int8.onnx (about 23 MB instead of 114 MB for MiniLM)",
     )
+    p.add_argument(
+        "--cv",
+        default=None,
+        metavar="CV_JSON",
+        help="cross-validation results (cv.json from cross-validate) to record in the manifest and card",
+    )
+
+    p = sub.add_parser(
+        "cross-validate",
+        help="k-fold cross-validation over reports: rules vs model vs hybrid on a gold set (train extra)",
+        description="Cut the gold reports into folds; for each fold train and export a model on the other "
+        "folds, label the fold with the rules, model and hybrid engines and score it against the gold "
+        "(score.py's conventions); pool the out-of-fold predictions and apply the acceptance rule "
+        "(hybrid macro-F1 >= rules + --min-gain, no label with --min-positives positives more than "
+        "--max-loss below). Writes OUT/cv.json; resumable with --resume.",
+    )
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="corpora: CSV/TSV, JSONL or a folder of .txt files"
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="the folder for the folds (holds report text: keep it private)",
+    )
+    _add_training_options(p)
+    p.add_argument("--folds", type=_positive, default=5)
+    p.add_argument("--min-positives", type=_positive, default=10, help="labels in macro-F1 need this many")
+    p.add_argument("--min-gain", type=float, default=0.01, help="required macro-F1 gain of the hybrid")
+    p.add_argument("--max-loss", type=float, default=0.02, help="largest allowed per-label F1 loss")
+    p.add_argument("--calibration", choices=("temperature", "isotonic", "none"), default="temperature")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="parity gate (default 1e-4)")
+    p.add_argument("--min-agreement", type=float, default=0.995, help="int8 agreement gate (default 0.995)")
+    p.add_argument(
+        "--require-pass",
+        action="store_true",
+        help="exit with status 1 when the acceptance rule does not hold",
+    )
 
 
 def _command(args: argparse.Namespace) -> str:
     return shlex.join(["reportlab-nlp", *getattr(args, "argv", [])])
 
 
-def run_train(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    """``reportlab-nlp train``."""
-    _need_train_extra("train")
-    import json
-    from pathlib import Path
+def _train_config(args: argparse.Namespace) -> Any:
+    from .train import TrainConfig
 
-    from ..labeler import load
-    from .dataset import Corpus, GoldSpec, build_dataset
-    from .train import RUN_FILE, TrainConfig, train
-
-    config = TrainConfig(
+    return TrainConfig(
         base=args.base,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        head_learning_rate=args.head_learning_rate,
         weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio,
         max_length=args.max_length,
@@ -147,6 +190,13 @@ def run_train(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         pooling=args.pooling,
         heldout_fraction=args.heldout,
     )
+
+
+def _training_data(args: argparse.Namespace, stderr: TextIO) -> tuple[Any, Any]:
+    """(the rule labeler, the training set) of ``train``'s and ``cross-validate``'s corpus options."""
+    from ..labeler import load
+    from .dataset import Corpus, GoldSpec, build_dataset
+
     labeler = load(args.rules)
     corpora = [Corpus(path, args.id_col, tuple(args.text_col), args.encoding_errors) for path in args.inputs]
     gold = GoldSpec(args.gold, args.gold_id_col) if args.gold else None
@@ -159,6 +209,19 @@ def run_train(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         + (f", gold for {s['gold']['reports_matched']} reports" if s["gold"] else "")
         + "\n"
     )
+    return labeler, data
+
+
+def run_train(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """``reportlab-nlp train``."""
+    _need_train_extra("train")
+    import json
+    from pathlib import Path
+
+    from .train import RUN_FILE, train
+
+    config = _train_config(args)
+    _, data = _training_data(args, stderr)
     result = train(data, config, args.out, resume=args.resume, progress=not args.no_progress, stderr=stderr)
     run_path = Path(args.out) / RUN_FILE
     run = json.loads(run_path.read_text(encoding="utf-8"))
@@ -189,6 +252,7 @@ def run_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         int8_only=args.int8_only,
         threads=args.threads,
         command=_command(args),
+        cv=args.cv,
     )
     result = export_model(args.run, config, stderr=stderr)
     q = result.manifest["export"]
@@ -199,4 +263,42 @@ def run_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return 0
 
 
-__all__ = ["add_train_parsers", "run_export", "run_train"]
+def run_cross_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """``reportlab-nlp cross-validate``."""
+    _need_train_extra("cross-validate")
+    from ..errors import InputError
+    from .crossval import CVConfig, cross_validate, read_gold_table, summary_table
+
+    if not args.gold:
+        raise InputError("cross-validate needs --gold: the labels the folds are scored against")
+    config = CVConfig(
+        folds=args.folds,
+        seed=args.seed,
+        min_positives=args.min_positives,
+        min_gain=args.min_gain,
+        max_loss=args.max_loss,
+        calibration=args.calibration,
+        tolerance=args.tolerance,
+        min_agreement=args.min_agreement,
+        threads=args.threads,
+    )
+    train_config = _train_config(args)
+    gold = read_gold_table(args.gold, args.gold_id_col)
+    labeler, data = _training_data(args, stderr)
+    cv = cross_validate(
+        data,
+        gold,
+        train_config,
+        args.out,
+        config,
+        labeler=labeler,
+        command=_command(args),
+        progress=not args.no_progress,
+        stderr=stderr,
+    )
+    stdout.write(summary_table(cv))
+    stderr.write(f"reportlab-nlp: wrote {args.out}/cv.json in {cv['seconds']:.0f} s\n")
+    return 1 if args.require_pass and not cv["verdict"]["passed"] else 0
+
+
+__all__ = ["add_train_parsers", "run_cross_validate", "run_export", "run_train"]

@@ -103,6 +103,9 @@ class ExportConfig:
         ONNX Runtime threads while validating (None: its default).
     command
         The command line that ran the export (recorded in the manifest's recipe).
+    cv
+        A ``cv.json`` written by ``reportlab-nlp cross-validate`` (or its folder):
+        its figures go into the manifest's ``cross_validation`` and the card.
     """
 
     name: str
@@ -116,6 +119,7 @@ class ExportConfig:
     int8_only: bool = False
     threads: int | None = None
     command: str | None = None
+    cv: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name or Path(self.name).name != self.name or self.name.startswith("."):
@@ -328,6 +332,11 @@ def export_model(run_dir: str | Path, config: ExportConfig, *, stderr: TextIO | 
     err = stderr if stderr is not None else sys.stderr
     started = time.perf_counter()
     root = Path(run_dir)
+    cross_validation = None
+    if config.cv is not None:  # read first: a bad file fails before the slow part
+        from .crossval import load_cv, manifest_record
+
+        cross_validation = manifest_record(load_cv(config.cv))
     model, spec, run = load_trained(root, attention="eager")
     data = TrainingData.load(root / DATA_DIR)
     heldout = data.splits["heldout"]
@@ -491,6 +500,7 @@ def export_model(run_dir: str | Path, config: ExportConfig, *, stderr: TextIO | 
                 "per_label": threshold_details,
             },
             "metrics": metrics,
+            **({"cross_validation": cross_validation} if cross_validation else {}),
             "recipe": {
                 "train": (run.get("command") or None),
                 "export": config.command,

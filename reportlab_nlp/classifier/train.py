@@ -83,6 +83,10 @@ class TrainConfig:
         Reports per optimisation step.
     learning_rate, weight_decay, warmup_ratio
         AdamW with a linear warm-up over ``warmup_ratio`` of the steps, then linear decay to 0.
+    head_learning_rate
+        The label heads' learning rate (None: ``learning_rate``). The heads start
+        from random weights while the encoder is pretrained: at the encoder's rate
+        they barely move in the few hundred steps a CPU run affords.
     max_length
         Tokens per report at most.
     max_steps
@@ -109,6 +113,7 @@ class TrainConfig:
     epochs: int = 3
     batch_size: int = 16
     learning_rate: float = 5e-5
+    head_learning_rate: float | None = None
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_length: int = 256
@@ -257,11 +262,20 @@ def _save_checkpoint(run_dir: Path, state: dict[str, Any], keep: int) -> Path:
 def _optimizer(model: LabelClassifier, config: TrainConfig) -> torch.optim.AdamW:
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
+    heads: list[torch.nn.Parameter] = []
     for name, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or "LayerNorm" in name or "norm" in name.lower() else decay).append(p)
+        if name.startswith("heads."):
+            heads.append(p)
+        else:
+            (no_decay if p.ndim < 2 or "LayerNorm" in name or "norm" in name.lower() else decay).append(p)
     groups = [
         {"params": decay, "weight_decay": config.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
+        {
+            "params": heads,
+            "weight_decay": config.weight_decay,
+            "lr": config.head_learning_rate or config.learning_rate,
+        },
     ]
     return torch.optim.AdamW(groups, lr=config.learning_rate)
 
@@ -475,6 +489,10 @@ def train(
         if bar is not None:
             bar.close()
 
+    # the final loss is the mean over the last checkpoint interval: the same figure
+    # whether the run went straight through or was resumed (even after its last step)
+    if history:
+        last_loss = history[-1]["loss"]
     final = root / FINAL_DIR
     final.mkdir(parents=True, exist_ok=True)
     model.cpu()

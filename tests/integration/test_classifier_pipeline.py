@@ -30,7 +30,7 @@ from reportlab_nlp.types import LabelValue, Report
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "corpora" / "demo" / "reports.csv"
-N_REPORTS = 60
+N_REPORTS = 60  # as in conftest.py: the tiny model's corpus and steps
 STEPS = 60
 EXE = Path(sys.executable).with_name("reportlab-nlp")
 
@@ -39,47 +39,6 @@ def _run(argv: list[str]) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     rc = main(argv, stdout=out, stderr=err)
     return rc, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first 60 reports of the bundled demo corpus (invented reports)."""
-    with open(DEMO, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))[:N_REPORTS]
-    path = tmp_path_factory.mktemp("corpus") / "reports.csv"
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["report_id", "text"])
-        w.writeheader()
-        w.writerows(rows)
-    return path
-
-
-def _train_args(corpus: Path, out: Path) -> list[str]:
-    return [
-        "train", str(corpus), "--id-col", "report_id", "--text-col", "text", "--out", str(out),
-        "--base", "tiny", "--max-steps", str(STEPS), "--epochs", "100", "--batch-size", "8",
-        "--learning-rate", "2e-3", "--max-length", "128", "--heldout", "0.4", "--threads", "1",
-        "--checkpoint-every", "20", "--no-progress",
-    ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def run_dir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("train") / "run"
-    rc, _, err = _run(_train_args(corpus, out))
-    assert rc == 0, err
-    assert f"trained {STEPS} of {STEPS} steps" in err
-    return out
-
-
-@pytest.fixture(scope="module")
-def model_dir(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    models = tmp_path_factory.mktemp("models")
-    rc, out, err = _run(["export-model", str(run_dir), "--name", "tiny-test", "--models-dir", str(models),
-                         "--min-positives", "3"])  # fmt: skip
-    assert rc == 0, err
-    assert "parity" in out and "int8 agreement" in out
-    return models / "tiny-test"
 
 
 def test_training_run_folder(run_dir: Path, corpus: Path) -> None:
@@ -313,7 +272,7 @@ def test_train_without_the_extra_says_what_to_install(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
-    rc, _, err = _run(_train_args(corpus, tmp_path / "run"))
+    rc, _, err = _run(["train", str(corpus), "--out", str(tmp_path / "run"), "--base", "tiny"])
     assert rc == 2
     assert "the train command needs the optional dependency 'torch'" in err
     assert "pip install 'reportlab-nlp[train]'" in err
