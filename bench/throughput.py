@@ -164,14 +164,30 @@ def model_tables(texts: list[str], model_dir: str | None, repeat: int) -> None:
     except ReportlabError as e:
         print(f"engines: skipped: {e}")
         return
-    rates = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for i in range(0, len(reports), 32):
-            hybrid.predict_many(reports[i : i + 32])
-        rates.append(len(reports) / (time.perf_counter() - start))
-    med = statistics.median(rates)
-    print(f"{'hybrid (rules + int8)':<22}{32:>6}{med:>12.0f}{min(rates):>10.0f}{max(rates):>10.0f}")
+    rules = get_engine("rules")
+    rules.warm_up()
+    chunk = 32
+    print(
+        f"\nengines, predict_many over the corpus in chunks of {chunk} reports (input order, as a "
+        f"service batch), median of {repeat} runs"
+    )
+    print(f"{'engine':<22}{'reports/s':>12}{'min':>10}{'max':>10}{'ms/report':>11}")
+    per_report: dict[str, float] = {}
+    for name, engine in (("rules", rules), ("model (int8)", model), ("hybrid (rules + int8)", hybrid)):
+        rates = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for i in range(0, len(reports), chunk):
+                engine.predict_many(reports[i : i + chunk])
+            rates.append(len(reports) / (time.perf_counter() - start))
+        med = statistics.median(rates)
+        per_report[name] = 1000 / med
+        print(f"{name:<22}{med:>12.0f}{min(rates):>10.0f}{max(rates):>10.0f}{1000 / med:>11.2f}")
+    both = per_report["rules"] + per_report["model (int8)"]
+    print(
+        f"hybrid costs {per_report['hybrid (rules + int8)']:.2f} ms/report; rules + model cost {both:.2f} "
+        f"({per_report['hybrid (rules + int8)'] / both:.0%} of that)"
+    )
     times = []
     for r in reports[:300]:
         start = time.perf_counter()

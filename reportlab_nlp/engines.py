@@ -387,7 +387,11 @@ class ModelEngine(Engine):
 
     name = "model"
     micro_batching = True
-    batch_size = 32
+    batch_size = 8
+    """Reports per ONNX Runtime call. The reports of one ``predict_many`` are sorted by
+    length first, so small calls pad little: with the 32-report chunks of a service
+    batch, int8 MiniLM ran at about 250 reports/s in calls of 8 and 135 in calls of 32
+    (calls of 32 pad every report to the longest of a random 32)."""
 
     def __init__(
         self,
@@ -434,9 +438,9 @@ class ModelEngine(Engine):
     def model_sha256(self) -> str | None:
         return str(self.session.sha256)
 
-    def run_model(self, reports: Sequence[Report]) -> Any:
+    def run_model(self, reports: Sequence[Report], *, values: bool = True) -> Any:
         """The model's outputs (:class:`~reportlab_nlp.classifier.session.ModelOutput`) for ``reports``."""
-        return self.session.predict([r.text for r in reports])
+        return self.session.predict([r.text for r in reports], values=values)
 
     def predict_many(self, reports: Sequence[Report]) -> list[Prediction]:
         session = self.session
@@ -455,7 +459,7 @@ class ModelEngine(Engine):
                     evidence[label] = (model_mention(label, v, session.name),)
             if NO_FINDING in values:
                 values[NO_FINDING] = no_finding(values, blockers)
-            probabilities = {label: float(out.present[i, j]) for j, label in enumerate(session.labels)}
+            probabilities = dict(zip(session.labels, out.present[i].tolist(), strict=True))
             results.append(Prediction(ReportLabels(report.id, values, evidence), probabilities))
         return results
 
@@ -522,13 +526,14 @@ class HybridEngine(ModelEngine):
         labeler = self.labeler
         session = self.session
         rule_results = list(labeler.pipe(list(reports), batch_size=max(1, len(reports))))
-        out = self.run_model(reports)
+        out = self.run_model(reports, values=False)
         thresholds = session.thresholds
         blockers = self.rules.no_finding_blockers
         results = []
+        all_probs, all_present = out.probs.tolist(), out.present.tolist()
         for i, rules_labels in enumerate(rule_results):
-            probs = {label: out.probs[i, j].tolist() for j, label in enumerate(session.labels)}
-            present = {label: float(out.present[i, j]) for j, label in enumerate(session.labels)}
+            probs = dict(zip(session.labels, all_probs[i], strict=True))
+            present = dict(zip(session.labels, all_present[i], strict=True))
             combined, flags = combine(
                 rules_labels,
                 probs=probs,

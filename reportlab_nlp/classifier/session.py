@@ -181,17 +181,24 @@ class ModelSession:
         encoded = self.encode(texts)
         return batched_logits(self.session, encoded, len(self.labels), self.batch_size)
 
-    def predict(self, texts: Sequence[str]) -> ModelOutput:
-        """Logits, calibrated probabilities and values (at each label's threshold) for ``texts``."""
+    def predict(self, texts: Sequence[str], *, values: bool = True) -> ModelOutput:
+        """Logits, calibrated probabilities and values (at each label's threshold) for ``texts``.
+
+        ``values=False`` leaves ``values`` empty (the hybrid decides its own values).
+        """
         logits = self.logits(texts)
         assert self.calibration is not None  # set by load()
         probs, present = self.calibration.apply(logits)
+        if not values:
+            return ModelOutput(logits, probs, present, [])
         cuts = [_cut(self.thresholds.get(label)) for label in self.labels]
-        values = [
-            [model_value(probs[i, j], float(present[i, j]), cuts[j]) for j in range(len(self.labels))]
+        rows = probs.tolist()
+        flat = present.tolist()
+        out = [
+            [model_value(rows[i][j], flat[i][j], cuts[j]) for j in range(len(self.labels))]
             for i in range(len(texts))
         ]
-        return ModelOutput(logits, probs, present, values)
+        return ModelOutput(logits, probs, present, out)
 
 
 def _cut(threshold: float | None) -> float:

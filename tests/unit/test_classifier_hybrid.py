@@ -171,10 +171,16 @@ def test_thresholds_beat_the_rules_or_stay_off() -> None:
     rules = [[B, U, P], [B, B, B], [P, N, B], [B, N, B]]
     present = [[0.8, 0.9, 0.5], [0.7, 0.2, 0.5], [0.9, 0.1, 0.5], [0.3, 0.6, 0.5]]
     truth = [[True, True, False], [True, False, True], [True, False, True], [False, False, True]]
-    thresholds, details = choose_thresholds(labels, rules, present, truth, min_positives=1)
+    thresholds, details = choose_thresholds(labels, rules, present, truth, min_positives=1, min_net_cells=2)
     # Edema: any threshold in (0.3, 0.7] makes the hybrid perfect; high-to-low search keeps the highest
     assert thresholds["Edema"] == 0.7
-    assert details["Edema"] == {"positives": 3, "rules_f1": 0.5, "hybrid_f1": 1.0}
+    assert details["Edema"] == {
+        "positives": 3,
+        "rules_f1": 0.5,
+        "hybrid_f1": 1.0,
+        "cells_fixed": 2,
+        "cells_broken": 0,
+    }
     # Pneumonia: the rules are already perfect: the model stays off
     assert (
         thresholds["Pneumonia"] is None
@@ -182,5 +188,23 @@ def test_thresholds_beat_the_rules_or_stay_off() -> None:
     )
     assert thresholds["No Finding"] is None  # derived, never decided by the model
     assert hybrid_present([B, U, P, N], [0.8, 0.1, 0.1, 0.9], 0.5) == [True, False, True, False]
-    few, _ = choose_thresholds(labels, rules, present, truth, min_positives=4)
+    few, _ = choose_thresholds(labels, rules, present, truth, min_positives=4, min_net_cells=2)
     assert few["Edema"] is None  # too few positives to trust a threshold
+    # two cells put right is not enough when three are asked for: one lucky cell more is noise
+    strict, why = choose_thresholds(labels, rules, present, truth, min_positives=1, min_net_cells=3)
+    assert strict["Edema"] is None and why["Edema"]["cells_fixed"] == 0
+
+
+def test_a_threshold_needs_a_net_gain_in_cells() -> None:
+    # at 0.8 the model puts one blank right and one wrong (net 0); at 0.9 one right and none wrong (net 1)
+    rules = [[B], [B], [P], [P], [B]]
+    present = [[0.9], [0.8], [0.5], [0.5], [0.1]]
+    truth = [[True], [False], [True], [True], [False]]
+    plain = hybrid_present([r[0] for r in rules], [p[0] for p in present], None)
+    mixed = hybrid_present([r[0] for r in rules], [p[0] for p in present], 0.8)
+    assert plain == [False, False, True, True, False] and mixed == [True, True, True, True, False]
+    loose, details = choose_thresholds(["Edema"], rules, present, truth, min_positives=1, min_net_cells=1)
+    assert loose["Edema"] == 0.9 and details["Edema"]["cells_fixed"] == 1  # 0.9 fixes one, breaks none
+    assert details["Edema"]["cells_broken"] == 0
+    default, _ = choose_thresholds(["Edema"], rules, present, truth, min_positives=1)
+    assert default["Edema"] is None  # one cell of net gain is below the default of three
