@@ -48,7 +48,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._version import __version__
-from ..engines import Engine, Prediction, get_engine
+from ..engines import Engine, HybridEngine, Prediction, RulesEngine, get_engine
 from ..errors import ServiceConfigError
 from ..io.readers import join_fields
 from ..io.writers import jsonl_record
@@ -168,7 +168,9 @@ class ServiceState:
         """Load the engine and warm it up in a worker thread; start its dispatcher; precompute answers."""
         started = time.perf_counter()
         s = self.settings
-        engine = self._given_engine or get_engine(s.engine, rules=s.rules, model_dir=s.model_dir)
+        engine = self._given_engine or get_engine(
+            s.engine, rules=s.rules, model_dir=s.model_dir, threads=s.model_threads
+        )
         if engine.name != s.engine:
             raise ValueError(f"the engine given is {engine.name!r}, the settings say {s.engine!r}")
         await anyio.to_thread.run_sync(engine.warm_up)
@@ -178,21 +180,25 @@ class ServiceState:
                 f"known schemes: {', '.join(engine.rules.schemes)}"
             )
         self.engines = {engine.name: engine}
+        if isinstance(engine, HybridEngine):  # its rule labeler answers engine "rules" at no cost
+            self.engines["rules"] = RulesEngine.from_labeler(engine.labeler)
         batching = engine.micro_batching if s.micro_batch is None else s.micro_batch
-        dispatcher = Dispatcher(
-            engine,
-            self.metrics,
-            batching=batching,
-            max_reports=max(s.micro_batch_max, 1),
-            wait_s=s.micro_batch_wait_ms / 1000.0,
-        )
-        await dispatcher.start()
-        self.dispatchers = {engine.name: dispatcher}
-        self.provenance = {engine.name: engine.provenance()}
+        for name, one in self.engines.items():
+            dispatcher = Dispatcher(
+                one,
+                self.metrics,
+                batching=batching if one is engine else one.micro_batching,
+                max_reports=max(s.micro_batch_max, 1),
+                wait_s=s.micro_batch_wait_ms / 1000.0,
+            )
+            await dispatcher.start()
+            self.dispatchers[name] = dispatcher
+            self.provenance[name] = one.provenance()
         self.labels_body = _json(
             labels_document(engine.rules, s.scheme, self.engine_names, engine.rules_hash)
         )
-        self.metrics.ready.labels(engine.name).set(1)
+        for name in self.engines:
+            self.metrics.ready.labels(name).set(1)
         self.metrics.build.labels(__version__, engine.name, engine.rules_hash).set(1)
         self.ready = True
         log.info(
@@ -261,6 +267,9 @@ def result_record(engine: Engine, prediction: Prediction, report: Report, scheme
     if prediction.probabilities is not None:
         probs = prediction.probabilities
         probabilities = {col: float(probs[label]) for col, label, _ in values if label in probs}
+    review = None
+    if engine.name == "hybrid":
+        review = prediction.extra_record(values).get("review", [])
     evidence = {col: [_evidence(m) for m in ms] for col, ms in record["evidence"].items()}
     categories = record.get("categories")
     if categories is not None:
@@ -273,6 +282,7 @@ def result_record(engine: Engine, prediction: Prediction, report: Report, scheme
         "engine": engine.name,
         "labels": record["labels"],
         "probabilities": probabilities,
+        "review": review,
         "evidence": evidence,
         "warnings": record["warnings"],
         "sections": record["sections"],

@@ -107,7 +107,9 @@ def run_serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.rules:
         overrides["rules"] = tuple(args.rules)
     settings = load_settings(**overrides)
-    engine = get_engine(settings.engine, rules=settings.rules, model_dir=settings.model_dir)
+    engine = get_engine(
+        settings.engine, rules=settings.rules, model_dir=settings.model_dir, threads=settings.model_threads
+    )
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

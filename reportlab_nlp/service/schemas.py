@@ -202,6 +202,18 @@ class Provenance(_Strict):
     scheme: str
 
 
+class ReviewOut(_Strict):
+    """Hybrid engine: a column where the rules and the model disagree on presence, for a person to review."""
+
+    label: str = Field(description="The column (the label's name in the scheme).")
+    rules: LabelNumber | None = Field(description="The rules' value.")
+    model: LabelNumber | None = Field(description="The model's value at the label's threshold.")
+    probability: float = Field(description="The model's calibrated probability that the finding is present.")
+    threshold: float | None = Field(description="The label's threshold; null: the model is off for it.")
+    final: LabelNumber | None = Field(description="The value the hybrid returned.")
+    decided_by: Literal["rules", "model"]
+
+
 class LabelResult(_Strict):
     """The labels of one report under a scheme, with their evidence."""
 
@@ -215,6 +227,11 @@ class LabelResult(_Strict):
     probabilities: dict[str, float] | None = Field(
         description="Model engines: probability that each column's finding is present. "
         "Null for the rules engine."
+    )
+    review: list[ReviewOut] | None = Field(
+        default=None,
+        description="Hybrid engine: the columns where rules and model disagree on presence (empty when "
+        "they agree). Null for the other engines.",
     )
     evidence: dict[str, list[Evidence]] = Field(description="The mentions behind each non-blank column.")
     warnings: list[str]

@@ -38,6 +38,8 @@ class ServiceSettings(BaseSettings):
         User rules files over the built-in rules (comma-separated paths).
     model_dir
         Where model engines look for a model (default ``models/``).
+    model_threads
+        ONNX Runtime intra-op threads of a model engine (unset: one per core).
     scheme
         The scheme of a request that names none (default ``full``).
     api_keys
@@ -70,6 +72,7 @@ class ServiceSettings(BaseSettings):
     engine: Literal["rules", "model", "hybrid"] = "rules"
     rules: Annotated[tuple[str, ...], NoDecode] = ()
     model_dir: str | None = None
+    model_threads: int | None = Field(default=None, ge=1, le=256)
     scheme: str = "full"
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     max_batch: int = Field(default=256, ge=1, le=100_000)

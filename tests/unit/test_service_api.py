@@ -638,9 +638,12 @@ def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
         load_settings()
 
 
-def test_serve_refuses_model_engines_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_refuses_model_engines_with_one_line(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import io
 
+    monkeypatch.setenv("REPORTLAB_MODEL_DIR", str(tmp_path / "models"))  # where no model is installed
     err = io.StringIO()
     assert main(["serve", "--engine", "model", "--port", "0"], stderr=err) == 2
     message = err.getvalue()
