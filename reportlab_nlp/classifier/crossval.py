@@ -162,17 +162,11 @@ def fold_data(data: TrainingData, exclude: set[str]) -> TrainingData:
 
 
 def _write_gold(path: Path, gold: GoldTable, ids: Sequence[str]) -> None:
-    out = AtomicFile(path)
-    try:
+    with AtomicFile(path) as out:
         writer = csv.writer(out.handle, lineterminator="\n")
         writer.writerow([gold.id_col, *gold.columns])
         for rid in ids:
-            row = gold.rows[rid]
-            writer.writerow([rid, *(row[c] for c in gold.columns)])
-        out.commit()
-    except BaseException:
-        out.abort()
-        raise
+            writer.writerow([rid, *(gold.rows[rid][c] for c in gold.columns)])
 
 
 def _predict(engines: Mapping[str, Any], reports: Sequence[Report], batch: int = 32) -> dict[str, list[Any]]:
@@ -225,13 +219,13 @@ def score(pred: str | Path, gold: GoldTable, gold_path: str | Path, min_positive
             "f1": p.scores.f1,
             "in_average": p.in_average,
         }
-    counted = [v for v in labels.values() if v["in_average"]]
-    tp = sum(v["tp"] for v in counted)
-    fp = sum(v["fp"] for v in counted)
-    fn = sum(v["fn"] for v in counted)
-    macro = sum(v["f1"] or 0.0 for v in counted) / len(counted) if counted else 0.0
-    micro = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-    return {"macro_f1": macro, "micro_f1": micro, "labels_in_average": len(counted), "labels": labels}
+    averages = c.overall["presence"]  # score.py's macro and micro F1 over the counted labels
+    return {
+        "macro_f1": averages["f1_macro"] or 0.0,
+        "micro_f1": averages["f1_micro"] or 0.0,
+        "labels_in_average": len(averages["labels_in_average"]),
+        "labels": labels,
+    }
 
 
 def verdict(figures: Mapping[str, Any], config: CVConfig) -> dict[str, Any]:
@@ -416,13 +410,8 @@ def cross_validate(
         "verdict": verdict(pooled_figures, cfg),
         "seconds": round(time.perf_counter() - started, 1),
     }
-    target = AtomicFile(root / CV_FILE)
-    try:
+    with AtomicFile(root / CV_FILE) as target:
         target.handle.write(json.dumps(out, indent=1) + "\n")
-        target.commit()
-    except BaseException:
-        target.abort()
-        raise
     return out
 
 

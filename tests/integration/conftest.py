@@ -52,15 +52,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _train_args(corpus: Path, out: Path) -> list[str]:
-    return [
-        "train", str(corpus), "--id-col", "report_id", "--text-col", "text", "--out", str(out),
-        "--base", "tiny", "--max-steps", str(STEPS), "--epochs", "100", "--batch-size", "8",
-        "--learning-rate", "2e-3", "--max-length", "128", "--heldout", "0.4", "--threads", "1",
-        "--checkpoint-every", "20", "--no-progress",
-    ]  # fmt: skip
-
-
 @pytest.fixture(scope="session")
 def run_dir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("train") / "run"
