@@ -13,6 +13,11 @@ Parallel
     Chunks are submitted in a bounded window and collected in order, so the
     output is the same, byte for byte, whatever the number of workers. A
     corpus that fits in one chunk, or ``workers=1``, is labeled in this process.
+    A worker writes its rendered lines to a spool folder beside the first
+    output (``.<first out>.spool``), and the main process moves them into the
+    outputs with a kernel copy (:func:`os.copy_file_range`), so hundreds of
+    megabytes of JSONL do not pass through a pipe and the main process stays
+    nearly idle; where the spool cannot be used the lines come through the pipe.
 
 Resumable
     Outputs are written to ``<out>.partial`` files. At every checkpoint
@@ -42,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
+import errno
 import io
 import itertools
 import json
@@ -49,6 +55,7 @@ import math
 import multiprocessing as mp
 import multiprocessing.pool
 import os
+import re
 import signal
 import sys
 import threading
@@ -78,6 +85,8 @@ PROGRESS_MIN_REPORTS = 300
 """No progress bar for fewer reports than this."""
 ON_ERROR = ("skip", "fail")
 PARTIAL_SUFFIX = ".partial"
+SPOOL_SUFFIX = ".spool"
+_SPOOLED = re.compile(r"[0-9]+\.[0-9]+")  # the name of a spooled chunk file: <first report>.<output>
 RUN_SUFFIX = ".run.json"
 ERRORS_SUFFIX = ".errors.jsonl"
 RUN_FORMAT = "reportlab-nlp label run"
@@ -263,13 +272,15 @@ class Failure(NamedTuple):
 class ChunkResult:
     """What a worker sends back for one chunk.
 
-    ``blobs`` holds one bytes object per output (the chunk's lines, rendered);
+    ``blobs`` holds one bytes object per output (the chunk's lines, rendered),
+    or ``spooled`` the path and length of the spool file that holds them;
     with a study linkage ``items`` holds ``(labels, values)`` per report
     instead (None for a failed one) and the main process writes them.
     """
 
     size: int
     blobs: tuple[bytes, ...] = ()
+    spooled: tuple[tuple[str, int], ...] = ()
     items: list[tuple[ReportLabels, list[tuple[str, str, LabelValue]]] | None] = field(default_factory=list)
     counts: list[list[int]] = field(default_factory=list)
     labeled: int = 0
@@ -420,6 +431,7 @@ class ChunkLabeler:
 
 _WORKER: ChunkLabeler | None = None
 _WORKER_ERROR: BaseException | None = None
+_WORKER_SPOOL: str | None = None
 
 
 def _exit_with_parent() -> None:
@@ -431,9 +443,12 @@ def _exit_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _init_worker(rules: RuleSet, scheme: str, formats: tuple[str, ...] | None) -> None:
+def _init_worker(
+    rules: RuleSet, scheme: str, formats: tuple[str, ...] | None, spool: str | None = None
+) -> None:
     """Pool initializer: build this worker's pipeline once."""
-    global _WORKER, _WORKER_ERROR
+    global _WORKER, _WORKER_ERROR, _WORKER_SPOOL
+    _WORKER_SPOOL = spool
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's business
     _exit_with_parent()
     # spaCy's W028 (Doc.from_array dtype) would be printed once per worker, through the progress bar
@@ -448,7 +463,84 @@ def _work(task: tuple[int, list[RawReport]]) -> ChunkResult:
     if _WORKER is None:
         raise RuntimeError(f"the worker's pipeline could not be built: {_WORKER_ERROR!r}")
     first_index, chunk = task
-    return _WORKER(chunk, first_index)
+    res = _WORKER(chunk, first_index)
+    if _WORKER_SPOOL is not None and res.blobs:
+        res.spooled = _spool(_WORKER_SPOOL, first_index, res.blobs)
+        if res.spooled:
+            res.blobs = ()
+    return res
+
+
+def _spool(folder: str, first_index: int, blobs: tuple[bytes, ...]) -> tuple[tuple[str, int], ...]:
+    """Write a chunk's blobs to spool files; () if that fails (the blobs then go through the pipe)."""
+    written: list[tuple[str, int]] = []
+    try:
+        for k, blob in enumerate(blobs):
+            path = os.path.join(folder, f"{first_index}.{k}")
+            written.append((path, len(blob)))
+            with open(path, "wb") as f:
+                f.write(blob)
+    except OSError:  # a full disk, say: the main process's own write will report it
+        for path, _ in written:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        return ()
+    return tuple(written)
+
+
+def _open_spool(path: Path) -> Path | None:
+    """An empty spool folder at ``path`` (the files a killed run left there removed), or None.
+
+    None (no spool; lines come through the pipe) when the folder cannot be
+    made or holds anything but spooled chunk files: it is then not ours.
+    """
+    try:
+        if path.is_dir():
+            entries = list(path.iterdir())
+            if any(not (e.is_file() and _SPOOLED.fullmatch(e.name)) for e in entries):
+                return None
+            for e in entries:
+                e.unlink()
+        else:
+            path.mkdir()
+    except OSError:
+        return None
+    return path
+
+
+def _close_spool(path: Path | None) -> None:
+    """Remove the spool folder and the chunk files still in it (an interrupted run's)."""
+    if path is None:
+        return
+    with contextlib.suppress(OSError):
+        for e in path.iterdir():
+            if _SPOOLED.fullmatch(e.name):
+                e.unlink()
+        path.rmdir()
+
+
+def _copy_range(src: int, dst: int, size: int) -> None:
+    """Copy ``size`` bytes from ``src``'s position to ``dst``'s, in the kernel where it can."""
+    left = size
+    if hasattr(os, "copy_file_range"):
+        try:
+            while left:
+                n = os.copy_file_range(src, dst, left)
+                if n == 0:
+                    raise OSError(errno.EIO, f"the spool file ended {left} bytes early")
+                left -= n
+            return
+        except OSError as e:
+            if left != size or e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+    while left:
+        data = os.read(src, min(left, 1 << 20))
+        if not data:
+            raise OSError(errno.EIO, f"the spool file ended {left} bytes early")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(dst, view) :]
+        left -= len(data)
 
 
 def _mp_context() -> mp.context.BaseContext:
@@ -479,6 +571,7 @@ class _Engine:
         scheme: str,
         formats: tuple[str, ...] | None,
         engine: Engine | None = None,
+        spool: Path | None = None,
     ) -> None:
         self.workers = workers
         self.pool: multiprocessing.pool.Pool | None = None
@@ -489,7 +582,9 @@ class _Engine:
             self.local = ChunkLabeler(labeler, formats, engine)
         else:
             self.pool = _mp_context().Pool(
-                workers, initializer=_init_worker, initargs=(rules, scheme, formats)
+                workers,
+                initializer=_init_worker,
+                initargs=(rules, scheme, formats, None if spool is None else str(spool)),
             )
 
     def map(
@@ -599,6 +694,17 @@ class PartialFile:
             raise RuntimeError(f"{self.path} is closed")
         self.handle.write(data)
         self.size += len(data)
+
+    def append_file(self, path: str, size: int) -> None:
+        """Append the first ``size`` bytes of the file at ``path`` (a spooled chunk), then remove it."""
+        if self.handle is None:
+            raise RuntimeError(f"{self.path} is closed")
+        self.handle.flush()
+        with open(path, "rb") as src:
+            _copy_range(src.fileno(), self.handle.fileno(), size)
+        self.size += size
+        self.handle.seek(self.size)  # the buffered handle learns where the kernel copy left the file
+        os.unlink(path)
 
     def sync(self) -> None:
         """Flush and fsync (raises OSError, e.g. on a full disk)."""
@@ -895,7 +1001,10 @@ class _Run:
         if self.errors is None:
             raise RuntimeError("the outputs are not open")
         try:
-            if link is None:
+            if res.spooled:
+                for pf, (path, size) in zip(self.partials, res.spooled, strict=True):
+                    pf.append_file(path, size)
+            elif link is None:
                 for pf, blob in zip(self.partials, res.blobs, strict=True):
                     pf.write(blob)
             else:
@@ -1098,13 +1207,17 @@ def label_corpus(
 
     bar: Any = None
     engine: _Engine | None = None
+    spool: Path | None = None
     processed = 0
     try:
         run.safe_checkpoint()
         if run.status == "running":
             # the pool first: a progress bar starts a thread, and fork wants none
             formats = None if link is not None else tuple(o.format for o in options.outputs)
-            engine = _Engine(workers, labeler, rules, scheme, formats, model_engine)
+            if workers > 1 and formats is not None:
+                first = Path(options.outputs[0].path)
+                spool = _open_spool(first.with_name(f".{first.name}{SPOOL_SUFFIX}"))
+            engine = _Engine(workers, labeler, rules, scheme, formats, model_engine, spool)
             if options.progress and total - run.state.done >= PROGRESS_MIN_REPORTS:
                 from tqdm import tqdm
 
@@ -1131,6 +1244,8 @@ def label_corpus(
                     last = run.state.done
             engine.close(ok=True)
             engine = None
+            _close_spool(spool)
+            spool = None
             if bar is not None:
                 bar.close()
                 bar = None
@@ -1140,6 +1255,7 @@ def label_corpus(
             bar.close()
         if engine is not None:
             engine.close(ok=False)
+        _close_spool(spool)
         keep = resumable and isinstance(exc, KeyboardInterrupt | OutputError | _Stop)
         if keep:
             with contextlib.suppress(OSError):

@@ -48,7 +48,8 @@ def outputs(folder: Path) -> tuple[Path, Path]:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith((".partial", ".run.json", ".tmp")))
+    ends = (".partial", ".run.json", ".tmp", ".spool")  # .spool: the workers' spool folder
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(ends))
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,9 @@ from reportlab_nlp.batch import (
     ChunkLabeler,
     Output,
     PartialFile,
+    _close_spool,
+    _open_spool,
+    _spool,
     describe_failure,
     label_corpus,
 )
@@ -228,6 +231,35 @@ def test_partial_file_is_cut_back_to_the_checkpoint(tmp_path: Path) -> None:
     assert not (tmp_path / "x.jsonl.partial").exists()
     with pytest.raises(ResumeError, match="missing"):
         PartialFile(tmp_path / "y.csv", resume_at=3)
+
+
+def test_spooled_chunks_are_appended_in_place_of_the_pipe(tmp_path: Path) -> None:
+    spool = _open_spool(tmp_path / ".x.jsonl.spool")
+    assert spool is not None and spool.is_dir()
+    first = _spool(str(spool), 0, (b"a,1\n", b'{"id": "a"}\n'))
+    second = _spool(str(spool), 1, (b"b,0\n" * 3000, b""))
+    pf = PartialFile(tmp_path / "x.csv")
+    pf.write(b"report_id,Edema\n")  # buffered bytes go first, then the kernel copy
+    pf.append_file(*first[0])
+    pf.write(b"-\n")
+    pf.append_file(*second[0])
+    pf.commit()
+    assert (tmp_path / "x.csv").read_bytes() == b"report_id,Edema\na,1\n-\n" + b"b,0\n" * 3000
+    assert pf.size == (tmp_path / "x.csv").stat().st_size
+    assert sorted(p.name for p in spool.iterdir()) == ["0.1", "1.1"]  # appended files are removed
+    _close_spool(spool)
+    assert not spool.exists()
+
+
+def test_a_spool_folder_that_is_not_ours_is_left_alone(tmp_path: Path) -> None:
+    stale = tmp_path / ".x.csv.spool"
+    stale.mkdir()
+    (stale / "12.0").write_bytes(b"left by a killed run")
+    assert _open_spool(stale) == stale and list(stale.iterdir()) == []  # a killed run's chunks go
+    (stale / "notes.txt").write_text("mine")
+    assert _open_spool(stale) is None  # anything else: no spool, and nothing removed
+    assert (stale / "notes.txt").read_text() == "mine"
+    assert _spool(str(tmp_path / "missing"), 0, (b"x",)) == ()  # cannot write: the pipe carries it
 
 
 def test_failure_message_never_quotes_the_report() -> None:
