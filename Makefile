@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PIPC   := $(PIP) install -c constraints.txt
 SRC    := $(shell find reportlab_nlp -name '*.py' -o -name '*.yaml') pyproject.toml
 
-.PHONY: demo test lint typecheck pytest install clean bench chromium java docs model
+.PHONY: demo test lint typecheck pytest install clean bench chromium java dicom3tools docs model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,27 +53,32 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-# Headless Chromium for the browser test of `compare`'s HTML report (Debian's package). Installed
-# only when missing and running as root with apt-get; otherwise nothing happens and the test skips.
+# System packages that make optional tests real instead of skipped, from Debian's archive. Each is
+# installed only when its command is missing and running as root with apt-get; otherwise nothing
+# happens and the tests that need it skip with the reason.
+# $(call apt_install,COMMAND,PACKAGE,WHAT FOR[,EXTRA SHELL CONDITION])
+define apt_install
+	@if ! command -v $(1) >/dev/null 2>&1 $(4) && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(2) (apt-get) for $(3)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2) >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2) >/dev/null 2>&1) \
+		|| echo "$(2) could not be installed: $(3) will skip"; \
+	fi
+endef
+
+# Headless Chromium for the browser test of `compare`'s HTML report.
 chromium:
-	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing chromium (apt-get) for the browser test"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
-		|| (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1) \
-		|| echo "chromium could not be installed: the browser test will skip"; \
-	fi
+	$(call apt_install,chromium,chromium,the browser test)
 
-# Java 17 for the Spark tests (PySpark in local mode): Debian's headless JRE, installed only when `java`
-# is missing and running as root with apt-get; otherwise nothing happens and the Spark tests skip.
+# Java 17 for the Spark tests (PySpark in local mode); a set JAVA_HOME counts as present.
 java:
-	@if ! command -v java >/dev/null 2>&1 && [ -z "$$JAVA_HOME" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing Java 17 (apt-get) for the Spark tests"; \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless >/dev/null 2>&1 \
-		|| (apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless >/dev/null 2>&1) \
-		|| echo "Java could not be installed: the Spark tests will skip"; \
-	fi
+	$(call apt_install,java,openjdk-17-jre-headless,the Spark tests,&& [ -z "$$JAVA_HOME" ])
 
-pytest: $(VENV)/.dev $(VENV)/.pkg chromium java
+# dciodvfy (dicom3tools) validates the exported DICOM SR objects against the standard's IODs.
+dicom3tools:
+	$(call apt_install,dciodvfy,dicom3tools,the DICOM SR validation test)
+
+pytest: $(VENV)/.dev $(VENV)/.pkg chromium java dicom3tools
 	$(BIN)/pytest
 
 test: lint typecheck pytest
