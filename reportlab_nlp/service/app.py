@@ -29,20 +29,22 @@ No report text is logged: labeling logs ids, sizes and timings.
 
 from __future__ import annotations
 
+import functools
 import hmac
-import json
 import logging
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,6 +58,8 @@ from ..rules import RuleSet
 from ..rules.reference import NO_FINDING
 from ..types import Report
 from .batching import Dispatcher
+from .bodies import parse_body
+from .errors import ServiceError, error_body, to_json
 from .metrics import Metrics
 from .schemas import (
     BatchRequest,
@@ -71,10 +75,12 @@ from .schemas import (
 from .settings import ServiceSettings, load_settings
 
 log = logging.getLogger("reportlab_nlp.service")
+M = TypeVar("M", bound=BaseModel)
 
+DOCS_ROUTES = ("/docs", "/redoc")
 ROUTES = frozenset(
     {"/v1/label", "/v1/label/batch", "/v1/labels", "/healthz", "/readyz", "/metrics", "/openapi.json"}
-)
+) | frozenset(DOCS_ROUTES)
 POST_ROUTES = frozenset({"/v1/label", "/v1/label/batch"})
 JSON_TYPE = "application/json"
 ERROR_CODES = {
@@ -97,33 +103,7 @@ VALUE_MEANINGS = (
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 
 
-class ServiceError(Exception):
-    """An error answered as ``ErrorResponse`` JSON with its own status."""
-
-    def __init__(
-        self,
-        status: int,
-        error: str,
-        message: str,
-        *,
-        detail: Sequence[dict[str, Any]] = (),
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
-        self.detail = list(detail)
-        self.headers = headers
-
-
-def error_body(error: str, message: str, detail: Sequence[dict[str, Any]] = ()) -> bytes:
-    """The JSON bytes of an :class:`~reportlab_nlp.service.schemas.ErrorResponse`."""
-    return _json({"error": error, "message": message, "detail": list(detail)})
-
-
-def _json(data: Any) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+_json = to_json
 
 
 def _field_error(field: str, message: str, kind: str) -> ServiceError:
@@ -524,6 +504,38 @@ _JSON_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def _docs_disabled() -> Response:
+    """``/docs`` and ``/redoc`` when they are off: say how to turn them on."""
+    message = (
+        "the interactive API pages (/docs, /redoc) are off: they load scripts from a CDN, which a "
+        "clinical network should not call. Start the server with REPORTLAB_DOCS=1 to turn them on; "
+        "the OpenAPI document is at /openapi.json either way"
+    )
+    return Response(error_body("docs_disabled", message), status_code=404, media_type=JSON_TYPE)
+
+
+def _request_body(model: str) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a route that reads and validates its body itself."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {JSON_TYPE: {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+        }
+    }
+
+
+_VALIDATION_LIMITER = anyio.CapacityLimiter(2)
+"""Threads that parse and validate bodies at once (more would only fight over the interpreter lock)."""
+
+
+async def _read(request: Request, model: type[M], *, max_batch: int | None = None) -> M:
+    """The request's body as ``model``: read here, parsed and validated in a worker thread."""
+    body = await request.body()
+    return await anyio.to_thread.run_sync(
+        functools.partial(parse_body, model, body, max_batch=max_batch), limiter=_VALIDATION_LIMITER
+    )
+
+
 def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the service's ASGI app.
 
@@ -557,8 +569,8 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         version=__version__,
         summary="Label findings in radiology reports: present, absent, uncertain or not mentioned.",
         lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
+        docs_url="/docs" if settings.docs else None,
+        redoc_url="/redoc" if settings.docs else None,
     )
     app.state.service = state
 
@@ -663,12 +675,14 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         "/v1/label",
         response_model=LabelResponse,
         responses=_JSON_ERRORS,
+        openapi_extra=_request_body("LabelRequest"),
         tags=["labeling"],
         summary="Label one report",
     )
-    async def label_report(body: LabelRequest) -> Response:
+    async def label_report(request: Request) -> Response:
         """Label one report (``text``, or ``sections`` joined with a header each) under a scheme."""
         state.require_ready()
+        body = await _read(request, LabelRequest)
         engine = state.engine_for(body.engine)
         scheme = state.scheme_for(body.scheme)
         _check_size(body, None)
@@ -687,19 +701,14 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         "/v1/label/batch",
         response_model=BatchResponse,
         responses=_JSON_ERRORS,
+        openapi_extra=_request_body("BatchRequest"),
         tags=["labeling"],
         summary="Label several reports",
     )
-    async def label_batch(body: BatchRequest) -> Response:
+    async def label_batch(request: Request) -> Response:
         """Label up to ``REPORTLAB_MAX_BATCH`` reports with one scheme and engine, answered in order."""
         state.require_ready()
-        if len(body.reports) > settings.max_batch:
-            raise ServiceError(
-                413,
-                "too_many_reports",
-                f"the batch has {len(body.reports)} reports; the limit is {settings.max_batch} "
-                "(REPORTLAB_MAX_BATCH): send several batches",
-            )
+        body = await _read(request, BatchRequest, max_batch=settings.max_batch)
         engine = state.engine_for(body.engine)
         scheme = state.scheme_for(body.scheme)
         for i, item in enumerate(body.reports):
@@ -766,12 +775,16 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
             description=_DESCRIPTION,
             routes=app.routes,
         )
+        _add_request_schemas(doc)
         _document_limits(doc, state)
         if state.ready:  # the schemes and engines are known once the engine is loaded
             app.openapi_schema = doc
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
+    if not settings.docs:
+        for path in DOCS_ROUTES:
+            app.add_api_route(path, _docs_disabled, methods=["GET"], include_in_schema=False)
 
     app.add_middleware(GuardMiddleware, state=state)
     if settings.cors_origins:
@@ -791,6 +804,15 @@ bytes, reports per batch, characters per report) and the accepted `scheme` and
 `engine` values are those of this server. When the server has API keys, `/v1/`
 routes need `Authorization: Bearer <key>` or `X-API-Key: <key>`.
 """
+
+
+def _add_request_schemas(doc: dict[str, Any]) -> None:
+    """The request models' JSON schemas, under ``components.schemas`` (the routes read bodies themselves)."""
+    _, defs = models_json_schema(
+        [(LabelRequest, "validation"), (BatchRequest, "validation")],
+        ref_template="#/components/schemas/{model}",
+    )
+    doc.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
 
 
 def _document_limits(doc: dict[str, Any], state: ServiceState) -> None:

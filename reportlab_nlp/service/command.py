@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from .._argtypes import positive_int as _workers
 from ..engines import ENGINE_NAMES, get_engine
-from ..errors import ExtraNotInstalledError, SchemeError
+from ..errors import EngineUnavailableError, ExtraNotInstalledError, SchemeError
 
 APP_PATH = "reportlab_nlp.service.app:app"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -57,6 +57,13 @@ def add_serve_parser(sub: Any) -> None:
         help="labeling engine (default: REPORTLAB_ENGINE, else rules); model and hybrid need a model",
     )
     p.add_argument(
+        "--model",
+        default=None,
+        metavar="PATH",
+        help="model folder (or a folder holding one) of the model and hybrid engines "
+        "(default: REPORTLAB_MODEL_DIR, else the installed models/)",
+    )
+    p.add_argument(
         "--workers",
         type=_workers,
         default=None,
@@ -72,6 +79,16 @@ def add_serve_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--log-level", choices=LOG_LEVELS, default=None, help="default: REPORTLAB_LOG_LEVEL, else info"
+    )
+
+
+def name_the_model_option(problem: str) -> str:
+    """``problem`` with ``--model`` named before any advice to train a model (once)."""
+    if "--model" in problem or "make model" not in problem:
+        return problem
+    head, _, rest = problem.partition("; ")
+    return (
+        f"{head}; name a model folder with serve --model PATH (or REPORTLAB_MODEL_DIR); or make one: {rest}"
     )
 
 
@@ -106,10 +123,18 @@ def run_serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             overrides[name] = value
     if args.rules:
         overrides["rules"] = tuple(args.rules)
+    if args.model is not None:
+        overrides["model_dir"] = args.model
     settings = load_settings(**overrides)
-    engine = get_engine(
-        settings.engine, rules=settings.rules, model_dir=settings.model_dir, threads=settings.model_threads
-    )
+    try:
+        engine = get_engine(
+            settings.engine,
+            rules=settings.rules,
+            model_dir=settings.model_dir,
+            threads=settings.model_threads,
+        )
+    except EngineUnavailableError as e:
+        raise EngineUnavailableError(e.engine, name_the_model_option(e.problem)) from None
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

@@ -11,9 +11,18 @@ plus ``probabilities`` (model engines; null for ``rules``) and ``provenance``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 LabelNumber = Literal[1, 0, -1]
 EngineName = Literal["rules", "model", "hybrid"]
@@ -22,6 +31,52 @@ AssertionName = Literal["present", "negated", "uncertain", "hypothetical", "hist
 SECTION_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9 _-]{0,63}$"
 MAX_ID_CHARS = 256
 MAX_SECTIONS = 32
+MAX_INT_ID = 2**63 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _id_to_str(value: object) -> object:
+    """An integer id (not a boolean; ``7.0`` is an integer in JSON) is answered as its decimal string."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not -MAX_INT_ID - 1 <= value <= MAX_INT_ID:
+            raise ValueError(f"an integer id must fit in 64 bits ({-MAX_INT_ID - 1} to {MAX_INT_ID})")
+        return str(value)
+    return value
+
+
+def no_lone_surrogate(value: str) -> str:
+    """Refuse text holding a lone UTF-16 surrogate (``"\\ud800"`` in JSON): it is not Unicode text."""
+    found = _SURROGATE.search(value)
+    if found is not None:
+        raise ValueError(
+            f"holds a lone surrogate (U+{ord(found.group()):04X}) at character {found.start()}: "
+            "JSON escapes \\ud800-\\udfff must come in valid pairs"
+        )
+    return value
+
+
+def _string_or_integer(schema: dict[str, Any]) -> None:
+    """JSON schema of an id: a string of 1 to 256 characters, or a 64-bit integer."""
+    for key in ("type", "minLength", "maxLength"):
+        schema.pop(key, None)
+    schema["anyOf"] = [
+        {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS},
+        {"type": "integer", "minimum": -MAX_INT_ID - 1, "maximum": MAX_INT_ID},
+    ]
+
+
+ReportId = Annotated[
+    Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)],
+    BeforeValidator(_id_to_str),
+    Field(
+        description="The caller's id of the report, returned as a string (an integer id is accepted "
+        "and answered as its decimal digits).",
+        examples=["study-0001"],
+        json_schema_extra=lambda schema: _string_or_integer(schema),
+    ),
+]
 
 
 def _text_or_sections(schema: dict[str, Any]) -> None:
@@ -59,18 +114,18 @@ class SectionIn(_Strict):
     )
     text: str = Field(description="The section's text.", examples=["Small left pleural effusion."])
 
+    @field_validator("text")
+    @classmethod
+    def _unicode(cls, value: str) -> str:
+        return no_lone_surrogate(value)
+
 
 class ReportIn(_Strict):
     """One report: an id and either its ``text`` or its ``sections`` (joined with a header each)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_text_or_sections)
 
-    id: str = Field(
-        min_length=1,
-        max_length=MAX_ID_CHARS,
-        description="The caller's id of the report, returned as is.",
-        examples=["study-0001"],
-    )
+    id: ReportId
     text: str | None = Field(
         default=None,
         description="The report's text. Give this or sections, not both.",
@@ -91,6 +146,11 @@ class ReportIn(_Strict):
         if value is None:
             raise ValueError("must not be null; leave the field out instead")
         return value
+
+    @field_validator("id", "text")
+    @classmethod
+    def _unicode(cls, value: str | None) -> str | None:
+        return None if value is None else no_lone_surrogate(value)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ReportIn:

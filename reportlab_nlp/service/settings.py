@@ -65,6 +65,8 @@ class ServiceSettings(BaseSettings):
         How long a combined call waits for more requests (default 0: it takes what is queued).
     shutdown_timeout_s
         On SIGTERM, how long in-flight requests may take to finish (default 30 s).
+    docs
+        Serve the interactive pages ``/docs`` and ``/redoc`` (default off: they load scripts from a CDN).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False)
@@ -87,11 +89,23 @@ class ServiceSettings(BaseSettings):
     micro_batch_max: int = Field(default=64, ge=1)
     micro_batch_wait_ms: float = Field(default=0.0, ge=0.0, le=1_000.0)
     shutdown_timeout_s: float = Field(default=30.0, gt=0.0)
+    docs: bool = False
 
-    @field_validator("rules", "cors_origins", "api_keys", mode="before")
+    @field_validator("rules", "cors_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split(value)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _keys(cls, value: object) -> object:
+        keys = _split(value)
+        if isinstance(value, str) and not keys:  # set, but to "", "," or " , ": never serve without auth
+            raise ValueError(
+                "the variable is set but holds no key (it is empty or only commas and spaces); "
+                "give at least one key, or unset it to run without authentication"
+            )
+        return keys
 
     @field_validator("log_level", mode="before")
     @classmethod

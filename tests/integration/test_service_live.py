@@ -18,18 +18,16 @@ so that generated requests stay small. Every report text here is invented.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,82 +38,22 @@ API_KEY = "live-test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 GRACEFUL = (0, -signal.SIGTERM)
 """How the server exits after SIGTERM: uvicorn shuts down, then re-raises the signal (0 on older uvicorn)."""
+LiveServer = Any  # tests/integration/conftest.py: LiveServer (process, base_url, port, output(), stop())
+StartService = Callable[..., Any]  # the start_service fixture
 SECRET_TEXT = "Zygomorphic quokka sentinel 7731 effusion"
 """A report text that must never appear in the server's output."""
 
 
-def _script() -> str:
-    beside = Path(sys.executable).parent / "reportlab-nlp"
-    return str(beside) if beside.exists() else "reportlab-nlp"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class LiveServer:
-    """A running ``reportlab-nlp serve`` and where its output goes."""
-
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log_path: Path
-
-    def output(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
-def start_server(tmp: Path, **env: str) -> LiveServer:
-    """Start the console script on a free port and wait (at most 60 s) until /readyz says ready."""
-    port = _free_port()
-    log_path = tmp / f"server-{port}.log"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("REPORTLAB_")}
-    environment.update(env)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [_script(), "serve", "--port", str(port), "--log-level", "debug"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=environment,
-        )
-    server = LiveServer(process, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode}:\n{server.output()}")
-        try:
-            if httpx.get(server.base_url + "/readyz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise AssertionError(f"the server was not ready within 60 s:\n{server.output()}")
-
-
-def stop_server(server: LiveServer) -> int:
-    if server.process.poll() is None:
-        server.process.send_signal(signal.SIGTERM)
-        try:
-            server.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
-    return server.process.returncode
-
-
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = start_server(
+def live(tmp_path_factory: pytest.TempPathFactory, start_service: StartService) -> Iterator[LiveServer]:
+    server = start_service(
         tmp_path_factory.mktemp("live"),
         REPORTLAB_API_KEYS=f"other-key,{API_KEY}",
         REPORTLAB_MAX_BATCH="16",
         REPORTLAB_MAX_REPORT_CHARS="2000",
     )
     yield server
-    assert stop_server(server) in GRACEFUL, server.output()
+    assert server.stop() in GRACEFUL, server.output()
 
 
 # ---------------------------------------------------------------------------
@@ -237,9 +175,9 @@ def test_live_auth_limits_and_no_text_in_output(live: LiveServer) -> None:
 # ---------------------------------------------------------------------------
 
 
-def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path) -> None:
+def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path, start_service: StartService) -> None:
     """SIGTERM during a batch of 256 long reports (seconds of work): the batch gets its 200, then exit 0."""
-    server = start_server(tmp_path, REPORTLAB_MAX_BATCH="256")
+    server = start_service(tmp_path, REPORTLAB_MAX_BATCH="256")
     text = (
         "FINDINGS: Small left pleural effusion. No pneumothorax. Heart size is normal. "
         "Possible right lower lobe pneumonia. Degenerative changes of the spine. "
@@ -266,7 +204,7 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path) -> None:
         client.join(timeout=60)
         returncode = server.process.wait(timeout=30)
     finally:
-        stop_server(server)
+        server.stop()
     output = server.output()
     assert result.get("status") == 200, (result, output)
     assert result.get("count") == 256

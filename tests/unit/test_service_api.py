@@ -305,7 +305,15 @@ def test_openapi_documents_this_servers_limits(
         ({"text": TEXT}, ["body", "id"], "missing"),
         ({"id": "", "text": TEXT}, ["body", "id"], "string_too_short"),
         ({"id": "x" * 257, "text": TEXT}, ["body", "id"], "string_too_long"),
-        ({"id": 5, "text": TEXT}, ["body", "id"], "string_type"),
+        ({"id": True, "text": TEXT}, ["body", "id"], "string_type"),
+        ({"id": 2**63, "text": TEXT}, ["body", "id"], "value_error"),
+        ({"id": "x\ud800", "text": TEXT}, ["body", "id"], None),
+        ({"id": "x", "text": "No edema.\udfff"}, ["body", "text"], None),
+        (
+            {"id": "x", "sections": [{"name": "findings", "text": "\ud83d"}]},
+            ["body", "sections", 0, "text"],
+            None,
+        ),
         ({"id": "x", "text": 5}, ["body", "text"], "string_type"),
         ({"id": "x", "text": None}, ["body", "text"], "value_error"),
         ({"id": "x"}, ["body"], "value_error"),
@@ -317,11 +325,13 @@ def test_openapi_documents_this_servers_limits(
         ({"id": "x", "text": "a", "engine": "quantum"}, ["body", "engine"], "literal_error"),
         ({"id": "x", "text": "a", "engine": "model"}, ["body", "engine"], "engine_unavailable"),
         ({"id": "x", "text": "a", "scheme": "nope"}, ["body", "scheme"], "unknown_scheme"),
-        ([{"id": "x", "text": "a"}], ["body"], "model_attributes_type"),
+        ([{"id": "x", "text": "a"}], ["body"], "model_type"),
     ],
 )
 def test_422_names_the_field(client: TestClient, body: Any, loc: list[Any], kind: str | None) -> None:
-    error = error_of(client.post("/v1/label", json=body), 422, "validation_error")
+    raw = json.dumps(body)  # ASCII: a lone surrogate travels as its escape, as a client would send it
+    response = client.post("/v1/label", content=raw, headers={"Content-Type": "application/json"})
+    error = error_of(response, 422, "validation_error")
     assert error.detail, error
     assert error.detail[0].loc == loc
     if kind is not None:
@@ -652,3 +662,59 @@ def test_serve_refuses_model_engines_with_one_line(
     err = io.StringIO()
     assert main(["serve", "--rules", "/no/such/rules.yaml", "--port", "0"], stderr=err) == 2
     assert "/no/such/rules.yaml" in err.getvalue()
+
+
+# ---------------------------------------------------------------------------
+# issue 18 and 19: integer ids, /docs, empty API keys, --model, capped 422s
+# ---------------------------------------------------------------------------
+
+
+def test_an_integer_id_is_answered_as_a_string(client: TestClient) -> None:
+    one = client.post("/v1/label", json={"id": 12345, "text": TEXT})
+    assert one.status_code == 200, one.text
+    assert one.json()["id"] == "12345"
+    batch = client.post(
+        "/v1/label/batch", json={"reports": [{"id": 7, "text": TEXT}, {"id": "x", "text": TEXT}]}
+    )
+    assert [r["id"] for r in batch.json()["results"]] == ["7", "x"]
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_docs_say_how_to_turn_them_on(client: TestClient, make_client: MakeClient, path: str) -> None:
+    error = error_of(client.get(path), 404, "docs_disabled")
+    assert "REPORTLAB_DOCS=1" in error.message and "/openapi.json" in error.message
+    on = make_client(docs=True).get(path)
+    assert on.status_code == 200 and "text/html" in on.headers["content-type"]
+
+
+@pytest.mark.parametrize("value", ["", ",", " , ,", "  "])
+def test_api_keys_set_to_no_key_refuse_to_start(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("REPORTLAB_API_KEYS", value)
+    with pytest.raises(ServiceConfigError, match=r"REPORTLAB_API_KEYS: .*holds no key") as caught:
+        load_settings()
+    assert "(got" not in str(caught.value)  # the value of the keys is never shown
+
+
+def test_serve_model_option_is_named_before_a_retrain(tmp_path: Any) -> None:
+    import io
+
+    err = io.StringIO()
+    missing = tmp_path / "no-models"
+    assert main(["serve", "--engine", "model", "--model", str(missing), "--port", "0"], stderr=err) == 2
+    message = err.getvalue()
+    assert str(missing) in message
+    assert "--model" in message and message.index("--model") < message.index("make model"), message
+
+
+def test_validation_errors_are_capped(client: TestClient) -> None:
+    """0.8 MB of wrong items: one short answer (was 36 MB after 3.3 s), the batch limit first."""
+    raw = json.dumps({"reports": [1] * 260_000})
+    headers = {"Content-Type": "application/json"}
+    response = client.post("/v1/label/batch", content=raw, headers=headers)
+    assert response.status_code == 413 and len(response.content) < 1_000
+    many = json.dumps({"reports": [{"id": i, "text": 5} for i in range(200)]})
+    error = error_of(client.post("/v1/label/batch", content=many, headers=headers), 422, "validation_error")
+    assert len(error.detail) == 20 and "the first 20 of 200 are listed" in error.message
+    wide = json.dumps({"id": "x", "text": "a", **{f"k{i}": 1 for i in range(50_000)}})
+    response = client.post("/v1/label", content=wide, headers=headers)
+    assert response.status_code == 422 and len(response.content) < 1_000
