@@ -47,7 +47,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
-import errno
 import io
 import itertools
 import json
@@ -71,6 +70,7 @@ from ._version import __version__
 from .engines import Engine, Prediction, get_engine
 from .errors import OutputError, ReportFailedError, ResumeError, SchemeError
 from .export.provenance import sha256_input
+from .io.durable import PARTIAL_SUFFIX, PartialFile, beside, check_target, fsync_dir, write_bytes, write_json
 from .io.readers import ReportSource
 from .io.writers import Writer, jsonl_record
 from .labeler import Labeler, load
@@ -84,7 +84,6 @@ DEFAULT_CHECKPOINT_EVERY = 5000
 PROGRESS_MIN_REPORTS = 300
 """No progress bar for fewer reports than this."""
 ON_ERROR = ("skip", "fail")
-PARTIAL_SUFFIX = ".partial"
 SPOOL_SUFFIX = ".spool"
 _SPOOLED = re.compile(r"[0-9]+\.[0-9]+")  # the name of a spooled chunk file: <first report>.<output>
 RUN_SUFFIX = ".run.json"
@@ -192,12 +191,12 @@ class BatchOptions:
     @property
     def run_manifest_path(self) -> Path:
         """``<first output>.run.json``."""
-        return _beside(self.outputs[0].path, RUN_SUFFIX)
+        return beside(self.outputs[0].path, RUN_SUFFIX)
 
     @property
     def errors_path(self) -> Path:
         """``<first output>.errors.jsonl``."""
-        return _beside(self.outputs[0].path, ERRORS_SUFFIX)
+        return beside(self.outputs[0].path, ERRORS_SUFFIX)
 
 
 @dataclass
@@ -519,30 +518,6 @@ def _close_spool(path: Path | None) -> None:
         path.rmdir()
 
 
-def _copy_range(src: int, dst: int, size: int) -> None:
-    """Copy ``size`` bytes from ``src``'s position to ``dst``'s, in the kernel where it can."""
-    left = size
-    if hasattr(os, "copy_file_range"):
-        try:
-            while left:
-                n = os.copy_file_range(src, dst, left)
-                if n == 0:
-                    raise OSError(errno.EIO, f"the spool file ended {left} bytes early")
-                left -= n
-            return
-        except OSError as e:
-            if left != size or e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-                raise
-    while left:
-        data = os.read(src, min(left, 1 << 20))
-        if not data:
-            raise OSError(errno.EIO, f"the spool file ended {left} bytes early")
-        view = memoryview(data)
-        while view:
-            view = view[os.write(dst, view) :]
-        left -= len(data)
-
-
 def _mp_context() -> mp.context.BaseContext:
     """fork when this process runs no other thread (a quick start), else forkserver, else spawn.
 
@@ -636,119 +611,6 @@ def _remove(path: Path) -> None:
     """Remove a file if it is there (clean-up: an error here must not hide the one being handled)."""
     with contextlib.suppress(OSError):
         path.unlink(missing_ok=True)
-
-
-def _beside(path: str | Path, suffix: str) -> Path:
-    p = Path(path)
-    return p.with_name(p.name + suffix)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class PartialFile:
-    """An output being written at ``<final>.partial``, renamed over ``final`` by :meth:`commit`.
-
-    ``resume_at`` reopens an existing partial file truncated to that many bytes
-    (the last checkpoint); ``finishing`` also accepts a file already renamed.
-    """
-
-    def __init__(self, final: str | Path, *, resume_at: int | None = None, finishing: bool = False) -> None:
-        self.final = Path(final)
-        self.path = _beside(self.final, PARTIAL_SUFFIX)
-        self.handle: IO[bytes] | None = None
-        self.committed = False
-        if resume_at is not None and not self.path.exists():
-            done_size = self.final.stat().st_size if self.final.exists() else 0
-            if finishing and done_size == resume_at:
-                self.committed = True  # renamed before the interruption
-                self.size = resume_at
-                return
-            raise ResumeError(f"cannot resume: {self.path} is missing; run without --resume to start again")
-        try:
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-            if resume_at is None:
-                self.handle = open(self.path, "wb", buffering=1 << 20)  # noqa: SIM115
-            else:
-                size = self.path.stat().st_size
-                if size < resume_at:
-                    raise ResumeError(
-                        f"cannot resume: {self.path} has {size} bytes, fewer than the {resume_at} bytes "
-                        "of the last checkpoint; run without --resume to start again"
-                    )
-                self.handle = open(self.path, "r+b", buffering=1 << 20)  # noqa: SIM115
-                self.handle.truncate(resume_at)
-                self.handle.seek(resume_at)
-        except OSError as e:
-            raise OutputError(f"{self.final}: cannot write here: {e.strerror}") from e
-        self.size = resume_at or 0
-
-    def write(self, data: bytes) -> None:
-        if self.handle is None:
-            raise RuntimeError(f"{self.path} is closed")
-        self.handle.write(data)
-        self.size += len(data)
-
-    def append_file(self, path: str, size: int) -> None:
-        """Append the first ``size`` bytes of the file at ``path`` (a spooled chunk), then remove it."""
-        if self.handle is None:
-            raise RuntimeError(f"{self.path} is closed")
-        self.handle.flush()
-        with open(path, "rb") as src:
-            _copy_range(src.fileno(), self.handle.fileno(), size)
-        self.size += size
-        self.handle.seek(self.size)  # the buffered handle learns where the kernel copy left the file
-        os.unlink(path)
-
-    def sync(self) -> None:
-        """Flush and fsync (raises OSError, e.g. on a full disk)."""
-        if self.handle is not None and not self.handle.closed:
-            self.handle.flush()
-            os.fsync(self.handle.fileno())
-
-    def commit(self, *, drop_if_empty: bool = False) -> None:
-        """Rename over the final path (empty and ``drop_if_empty``: remove it and a stale final file)."""
-        if self.committed:
-            return
-        self.sync()
-        if self.handle is not None:
-            self.handle.close()
-        if drop_if_empty and self.size == 0:
-            self.path.unlink(missing_ok=True)
-            self.final.unlink(missing_ok=True)
-        else:
-            os.replace(self.path, self.final)
-        self.committed = True
-
-    def close(self) -> None:
-        if self.handle is not None and not self.handle.closed:
-            with contextlib.suppress(OSError):
-                self.handle.close()
-
-    def discard(self) -> None:
-        self.close()
-        if not self.committed:
-            _remove(self.path)
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
-    _fsync_dir(path.parent)
 
 
 @dataclass
@@ -870,20 +732,6 @@ class _Stop(Exception):
         self.failure = failure
 
 
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
 class _Run:
     """The files of one run: partial outputs, the errors file, the run manifest; checkpoints and clean-up."""
 
@@ -957,7 +805,7 @@ class _Run:
         for pf in self._files():
             pf.sync()
         o = self.options
-        _write_json_atomic(
+        write_json(
             self.manifest_path,
             {
                 "format": RUN_FORMAT,
@@ -975,6 +823,7 @@ class _Run:
                 "progress": self.state.to_dict(self.columns, self.files),
                 "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
+            stable=True,
         )
 
     def _disk_error(self, e: OSError, what: str) -> OutputError:
@@ -1031,7 +880,7 @@ class _Run:
                 link.finish(self.err)
             if self.errors is not None:
                 self.errors.commit(drop_if_empty=True)
-            _fsync_dir(Path(self.options.outputs[0].path).resolve().parent)
+            fsync_dir(Path(self.options.outputs[0].path).resolve().parent)
         except OSError as e:
             raise self._disk_error(e, "the outputs") from e
         if self.resumable:
@@ -1057,7 +906,7 @@ class _Run:
             with contextlib.suppress(OSError):
                 previous = self.errors.path.read_bytes()[: self.state.sizes[-1]]
         with contextlib.suppress(OSError):
-            _write_bytes_atomic(self.errors_path, previous + failure.to_json().encode("utf-8"))
+            write_bytes(self.errors_path, previous + failure.to_json().encode("utf-8"), stable=True)
         hint = (
             "; run the same command with --resume to go on (with --on-error skip to pass it)" if kept else ""
         )
@@ -1148,6 +997,9 @@ def label_corpus(
         raise ResumeError("--resume needs an input file or folder: standard input cannot be read again")
     if options.resume and linkage is not None:
         raise ResumeError("--resume does not work with --manifest; run the study-linked labeling again")
+    for o in options.outputs:  # a symlink, FIFO, device or folder there: refused before any work
+        check_target(o.path)
+        check_target(beside(o.path, PARTIAL_SUFFIX))
     source = ReportSource(
         options.input,
         id_col=options.id_col,

@@ -27,6 +27,7 @@ from .batch import (
     label_corpus,
 )
 from .classifier.command import add_train_parsers
+from .constants import ENGINE_NAMES
 from .errors import ExtraNotInstalledError, ReportlabError
 from .export.cli import LabelLinkage, add_export_parser, add_manifest_args, cmd_export
 from .io.readers import read_text_arg
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--engine",
-        choices=("rules", "model", "hybrid"),
+        choices=ENGINE_NAMES,
         default="rules",
         help="rules (default); model: the transformer classifier; hybrid: rules + model (needs models/)",
     )

@@ -44,20 +44,15 @@ from typing import Any, ClassVar, Self
 
 from ._version import __version__
 from .classifier.hybrid import ReviewFlag, combine, model_mention
+from .constants import ENGINE_NAMES, MODEL_MANIFEST, TOOLKIT
 from .errors import EngineUnavailableError, ModelError, SchemeError
 from .labeler import Labeler
 from .pipeline.labels import NO_FINDING, no_finding, project
 from .rules import RuleSet, Scheme, load_rules
 from .types import LabelValue, Report, ReportLabels
 
-TOOLKIT = "reportlab-nlp"
-ENGINE_NAMES: tuple[str, ...] = ("rules", "model", "hybrid")
-"""Every engine name the command line and the service accept."""
-
 DEFAULT_MODEL_DIR = Path("models")
 """Where model engines look for ``<name>/manifest.json`` when not told (relative to the working folder)."""
-
-MODEL_MANIFEST = "manifest.json"
 
 WARM_UP_TEXT = (
     "EXAMINATION: Chest radiograph.\n"

@@ -34,21 +34,30 @@ class InputError(ReportlabError):
 class ColumnNotFoundError(InputError):
     """A named column is missing from a table."""
 
-    def __init__(self, path: str, kind: str, column: str, columns: Iterable[str]) -> None:
+    def __init__(
+        self, path: str, kind: str, column: str, columns: Iterable[str], *, suggestion: str | None = None
+    ) -> None:
         self.column = column
         listed = ", ".join(repr(c) for c in columns) or "(none)"
-        super().__init__(f"{kind} column {column!r} not found in {path}; columns are: {listed}")
+        more = f"; {suggestion}" if suggestion else ""
+        super().__init__(f"{kind} column {column!r} not found in {path}; columns are: {listed}{more}")
 
 
 class EncodingError(InputError):
     """Bytes that are not valid UTF-8."""
 
-    def __init__(self, path: str, offset: int, detail: str) -> None:
+    def __init__(
+        self,
+        path: str,
+        offset: int,
+        detail: str,
+        *,
+        encoding: str = "utf-8",
+        hint: str = "fix the file or pass --encoding-errors replace",
+    ) -> None:
         self.offset = offset
-        super().__init__(
-            f"{path}: invalid UTF-8 at byte offset {offset} ({detail}); "
-            "fix the file or pass --encoding-errors replace"
-        )
+        name = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+        super().__init__(f"{path}: invalid {name} at byte offset {offset} ({detail}); {hint}")
 
 
 class DuplicateIdError(InputError):

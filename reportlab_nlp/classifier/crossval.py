@@ -47,7 +47,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .._version import __version__
-from ..errors import InputError, ModelError
+from ..constants import ENGINE_NAMES
+from ..errors import ColumnNotFoundError, InputError, ModelError
+from ..io.tables import Table
 from ..io.writers import AtomicFile, CsvWriter
 from ..labeler import Labeler
 from ..types import Report, ReportLabels
@@ -56,7 +58,7 @@ from .manifest import MANIFEST_NAME
 from .train import FINAL_DIR, RUN_FILE, TrainConfig
 
 CV_FILE = "cv.json"
-ENGINES: tuple[str, ...] = ("rules", "model", "hybrid")
+ENGINES: tuple[str, ...] = ENGINE_NAMES
 
 
 @dataclass(frozen=True)
@@ -109,17 +111,16 @@ class GoldTable:
 
 def read_gold_table(path: str | Path, id_col: str) -> GoldTable:
     """Read a gold CSV as text (scoring reads the values; this keeps rows to write fold subsets)."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            header = list(reader.fieldnames or [])
-            if id_col not in header:
-                from ..errors import ColumnNotFoundError
-
-                raise ColumnNotFoundError(str(path), "gold id", id_col, header)
-            rows = {row[id_col]: row for row in reader}
-    except OSError as e:
-        raise InputError(f"{path}: cannot read the gold file: {e.strerror}") from e
+    if not Path(path).is_file():
+        raise InputError(f"{path}: cannot read the gold file: no such file")
+    with Table(path, what="the gold file") as table:
+        header = table.header
+        if id_col not in header:
+            raise ColumnNotFoundError(str(path), "gold id", id_col, header)
+        rows = {
+            row[header.index(id_col)]: {c: (row[i] if i < len(row) else "") for i, c in enumerate(header)}
+            for _, row in table.rows()
+        }
     return GoldTable(str(path), id_col, [c for c in header if c != id_col], rows)
 
 

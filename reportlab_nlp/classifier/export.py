@@ -49,7 +49,9 @@ import torch
 from numpy.typing import NDArray
 
 from .._version import __version__
+from ..constants import TOOLKIT
 from ..errors import ExportRejectedError, ModelError, OutputError
+from ..io.durable import replace_dir
 from .calibrate import fit_calibration, present_probability, present_target, reliability, softmax
 from .card import render_card
 from .dataset import TrainingData
@@ -301,22 +303,6 @@ def _scores(
     }
 
 
-def _replace_dir(staging: Path, final: Path, force: bool) -> None:
-    if final.exists():
-        if not force:
-            raise OutputError(f"{final} exists; pass --force to replace it")
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-        try:
-            os.replace(staging, final)
-        except OSError:
-            os.replace(old, final)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, final)
-
-
 def export_model(run_dir: str | Path, config: ExportConfig, *, stderr: TextIO | None = None) -> ExportResult:
     """Export, validate, quantize, calibrate and write ``<models_dir>/<name>/`` (see the module).
 
@@ -450,7 +436,7 @@ def export_model(run_dir: str | Path, config: ExportConfig, *, stderr: TextIO | 
             "format_version": FORMAT_VERSION,
             "name": config.name,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "toolkit": "reportlab-nlp",
+            "toolkit": TOOLKIT,
             "toolkit_version": __version__,
             "base_model": spec.base_record(),
             "architecture": {
@@ -518,7 +504,7 @@ def export_model(run_dir: str | Path, config: ExportConfig, *, stderr: TextIO | 
         for p in staging.iterdir():
             os.chmod(p, 0o644)
         os.chmod(staging, 0o755)
-        _replace_dir(staging, final_dir, config.force)
+        replace_dir(staging, final_dir, force=config.force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..constants import MODEL_MANIFEST
 from ..errors import ExtraNotInstalledError, ModelError, ModelIntegrityError
 from ..types import LabelValue
 
@@ -37,7 +38,7 @@ CLASS_VALUES: tuple[LabelValue, ...] = (
 PRESENT_CLASSES: tuple[int, ...] = (1, 3)
 """Class indices that count as "present" (positive or uncertain), as the Open-i scorer counts 1 and -1."""
 
-MANIFEST_NAME = "manifest.json"
+MANIFEST_NAME = MODEL_MANIFEST
 CARD_NAME = "README.md"
 TOKENIZER_FILE = "tokenizer.json"
 MODEL_FILES: Mapping[str, str] = {"fp32": "model.onnx", "int8": "model.int8.onnx"}

@@ -48,6 +48,7 @@ import torch
 from numpy.typing import NDArray
 
 from ..errors import ModelError
+from ..io import durable
 from .dataset import TrainingData, class_counts
 from .manifest import CLASSES
 from .model import LabelClassifier, ModelSpec, build_model, load_tokenizer
@@ -238,9 +239,7 @@ def _read_run(run_dir: Path) -> dict[str, Any] | None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    durable.write_json(path, data, ensure_ascii=True)
 
 
 def _checkpoints(run_dir: Path) -> list[Path]:
@@ -251,9 +250,7 @@ def _save_checkpoint(run_dir: Path, state: dict[str, Any], keep: int) -> Path:
     folder = run_dir / CHECKPOINT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step-{state['step']:08d}.pt"
-    tmp = folder / f".{path.name}.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    durable.save_with(path, lambda tmp: torch.save(state, tmp))
     for old in _checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -496,10 +493,10 @@ def train(
     final = root / FINAL_DIR
     final.mkdir(parents=True, exist_ok=True)
     model.cpu()
-    torch.save(model.state_dict(), final / f".{WEIGHTS_FILE}.tmp")
-    os.replace(final / f".{WEIGHTS_FILE}.tmp", final / WEIGHTS_FILE)
-    (final / SPEC_FILE).write_text(json.dumps(spec.to_dict(), indent=1) + "\n", encoding="utf-8")
-    tokenizer.save(str(final / TOKENIZER_FILE))
+    state_dict = model.state_dict()
+    durable.save_with(final / WEIGHTS_FILE, lambda tmp: torch.save(state_dict, tmp))
+    durable.write_json(final / SPEC_FILE, spec.to_dict(), ensure_ascii=True)
+    durable.save_with(final / TOKENIZER_FILE, lambda tmp: tokenizer.save(str(tmp)))
     elapsed = time.perf_counter() - started
     _write_json(
         root / RUN_FILE,

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import ColumnNotFoundError, EncodingError, LabelFileError
 from ..io.readers import DEFAULT_ID_COLUMNS, first_bad_utf8, json_objects
+from ..io.tables import Table
 from ..types import LabelValue, Mention
 from .conventions import ColumnConvention, format_rows, read_column
 
@@ -223,25 +224,10 @@ def check_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def _delimiter(path: Path, first_line: str) -> str:
-    if path.suffix.lower() in (".tsv", ".tab"):
-        return "\t"
-    return "\t" if first_line.count("\t") > first_line.count(",") else ","
-
-
 def csv_header(path: str | os.PathLike[str]) -> list[str]:
     """The header row of a CSV/TSV file (stripped), or an error for an empty file."""
-    p = check_file(path)
-    with open(p, encoding="utf-8-sig", newline="") as f:
-        first = f.readline()
-        f.seek(0)
-        try:
-            header = next(csv.reader(f, delimiter=_delimiter(p, first)))
-        except StopIteration:
-            raise LabelFileError(f"{path}: the file is empty (expected a header row)") from None
-        except csv.Error as e:
-            raise LabelFileError(f"{path}: line 1: not a readable CSV header ({e})") from e
-    return [h.strip() for h in header]
+    with Table(check_file(path), error=LabelFileError, check=False) as table:
+        return table.header
 
 
 def is_long(header: Sequence[str]) -> bool:
@@ -295,22 +281,8 @@ def read_labels(path: str | os.PathLike[str], *, id_col: str | None = None) -> L
 
 def _rows(p: Path, name: str) -> Iterable[tuple[int, list[str]]]:
     """(row number, cells) of each non-empty data row; the header is row 1."""
-    with open(p, encoding="utf-8-sig", newline="") as f:
-        first = f.readline()
-        f.seek(0)
-        reader = csv.reader(f, delimiter=_delimiter(p, first))
-        row_no = 0
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as e:
-                raise LabelFileError(f"{name}: line {reader.line_num}: malformed CSV ({e})") from e
-            row_no += 1
-            if row_no == 1 or not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            yield row_no, row
+    with Table(p, error=LabelFileError, check=False) as table:
+        yield from table.rows()
 
 
 def _read_wide(p: Path, name: str, header: list[str], id_col: str | None) -> LabelTable:

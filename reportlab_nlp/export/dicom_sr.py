@@ -28,6 +28,7 @@ import datetime as _dt
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from ..constants import TOOLKIT
 from ..errors import ExtraNotInstalledError, InputError
 from ..types import LabelValue
 from .codes import Code, CodeTable
@@ -47,7 +48,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 SR_SERIES_NUMBER = 9001
 MANUFACTURER = "reportlab-nlp developers"
-ALGORITHM_NAME = "reportlab-nlp"
+ALGORITHM_NAME = TOOLKIT
 # The SOP class of the placeholder instance in a minimal evidence dataset
 # (never referenced in the written SR).
 _PLACEHOLDER_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture Image Storage

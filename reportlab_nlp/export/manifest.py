@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ColumnNotFoundError, EncodingError, InputError, ManifestError
-from ..io.readers import first_bad_utf8
+from ..errors import ColumnNotFoundError, InputError, ManifestError
+from ..io.tables import Table
 from ..io.writers import AtomicFile
 from ._csv import RowWriter
 
@@ -252,39 +252,14 @@ def read_manifest(path: str | Path, columns: Mapping[str, str] | None = None) ->
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{path}: no such manifest file")
-    bad = first_bad_utf8(path)
-    if bad is not None:
-        raise EncodingError(path, bad[0], bad[1])
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        first = f.readline()
-        f.seek(0)
-        if p.suffix.lower() in (".tsv", ".tab") or first.count("\t") > first.count(","):
-            delimiter = "\t"
-        else:
-            delimiter = ","
-        reader = csv.reader(f, delimiter=delimiter)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise InputError(f"{path}: the manifest is empty (expected a header row)") from None
-        except csv.Error as e:
-            raise InputError(f"{path}: line 1: not a readable CSV header ({e})") from e
+    with Table(path, what="the manifest") as table:
+        header = table.header
         for name in REQUIRED_FIELDS:
             if cols[name] not in header:
                 raise ColumnNotFoundError(path, f"manifest {name}", cols[name], header)
         index = {name: header.index(cols[name]) for name in FIELDS if cols[name] in header}
         raw_rows: list[tuple[int, dict[str, str]]] = []
-        row_no = 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as e:
-                raise InputError(f"{path}: line {reader.line_num}: malformed CSV ({e})") from e
-            row_no += 1
-            if not row or all(not c.strip() for c in row):
-                continue
+        for row_no, row in table.rows():
             values = {name: (row[i].strip() if i < len(row) else "") for name, i in index.items()}
             raw_rows.append((row_no, values))
     return _build(path, raw_rows)

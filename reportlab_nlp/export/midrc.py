@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..constants import TOOLKIT
 from ..io.writers import AtomicFile
 from ._csv import RowWriter
 from .manifest import StudyLink
@@ -43,7 +44,7 @@ from .tables import LONG_CSV_COLUMNS, STUDY_COLUMNS, evidence_json
 ANNOTATION_METHOD = "Retrospective_auto"
 DATA_CATEGORY = "annotation_file"
 DATA_TYPE = "Other Annotation"
-ANNOTATOR_ID = "reportlab-nlp"
+ANNOTATOR_ID = TOOLKIT
 DEFAULT_ANNOTATION_NAME = "reportlab_nlp_labels"
 
 ANNOTATION_FILE_COLUMNS = (

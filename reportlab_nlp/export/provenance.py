@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
+from ..constants import TOOLKIT
 
-TOOLKIT = "reportlab-nlp"
 PROVENANCE_FIELDS = (
     "toolkit",
     "toolkit_version",

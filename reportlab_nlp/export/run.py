@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, OutputError
+from ..io.durable import replace_path
 from ..io.writers import AtomicFile
 from .codes import load_codes
 from .manifest import LinkageLog, Manifest, StudyLink
@@ -123,13 +122,7 @@ class _Staging:
         moved = []
         for item in sorted(self.root.iterdir()):
             target = self.out_dir / item.name
-            old = None
-            if target.is_dir() and not target.is_symlink():
-                old = self.out_dir / f".export-old-{uuid.uuid4().hex}"
-                os.replace(target, old)
-            os.replace(item, target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            replace_path(item, target)  # fsync, rename (a folder there is replaced whole)
             moved.append(target)
         self.root.rmdir()
         return moved

@@ -14,7 +14,6 @@ each column's text starts in it.
 from __future__ import annotations
 
 import codecs
-import csv
 import json
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,38 +23,43 @@ from typing import IO, Any
 
 from ..errors import ColumnNotFoundError, DuplicateIdError, EncodingError, InputError
 from ..types import Report
+from .tables import JSONL_SUFFIXES, TSV_SUFFIXES, Table, check_bytes, first_bad_utf8, text_encoding
 
 DEFAULT_ID_COLUMNS = ("report_id", "id", "uid", "study_id", "accession_number")
 DEFAULT_TEXT_COLUMNS = ("text", "report", "report_text", "body")
 
-csv.field_size_limit(2**31 - 1)
+ENCODING_HINT = (
+    "fix the file, name its encoding with --encoding (e.g. cp1252) or pass --encoding-errors replace"
+)
+_ID_HINTS = ("id", "accession", "uid", "study", "number", "key", "mrn")
+_TEXT_HINTS = ("text", "report", "finding", "impression", "body", "note", "narrative")
 
 
-def first_bad_utf8(path: str | Path) -> tuple[int, str] | None:
-    """Byte offset and reason of the first invalid UTF-8 sequence in a file, or None."""
-    decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    offset = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as e:
-                pending = len(decoder.getstate()[0]) if e.start == 0 else 0
-                return offset + e.start - pending, e.reason
-            offset += len(chunk)
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError as e:
-            return offset - (e.end - e.start), e.reason
-    return None
-
-
-def _bad_bytes(data: bytes) -> tuple[int, str] | None:
+def _bad_bytes(data: bytes, encoding: str = "utf-8") -> tuple[int, str] | None:
     try:
-        data.decode("utf-8")
+        data.decode(encoding)
     except UnicodeDecodeError as e:
         return e.start, e.reason
     return None
+
+
+def likely_column(columns: Sequence[str], kind: str, exclude: Sequence[str] = ()) -> str | None:
+    """The column most likely meant as the ``id`` or ``text`` column (a name hint), or None."""
+    hints = _ID_HINTS if kind == "id" else _TEXT_HINTS
+    for hint in hints:
+        for c in columns:
+            if c not in exclude and hint in c.lower():
+                return c
+    return None
+
+
+def _missing(
+    where: str, kind: str, wanted: str, columns: Sequence[str], exclude: Sequence[str] = ()
+) -> Exception:
+    option = "--id-col" if kind == "id" else "--text-col"
+    guess = likely_column(columns, kind, exclude)
+    suggestion = f"pass {option} {guess}" if guess is not None else f"pass {option} with one of them"
+    return ColumnNotFoundError(where, kind, wanted, columns, suggestion=suggestion)
 
 
 def join_fields(fields: Sequence[tuple[str, str]]) -> tuple[str, list[tuple[str, int, int]]]:
@@ -102,6 +106,8 @@ class ReportSource:
     allow_duplicate_ids: bool = False
     stdin: IO[bytes] | None = None
     count: int = 0
+    delimiter: str | None = None
+    encoding: str = "utf-8"
     _stdin_text: str | None = field(default=None, repr=False)
 
     @property
@@ -112,9 +118,9 @@ class ReportSource:
         if p.is_dir():
             return "folder"
         suffix = p.suffix.lower()
-        if suffix in (".jsonl", ".ndjson", ".json"):
+        if suffix in JSONL_SUFFIXES:
             return "jsonl"
-        if suffix in (".tsv", ".tab"):
+        if suffix in TSV_SUFFIXES:
             return "tsv"
         return "csv"
 
@@ -125,15 +131,14 @@ class ReportSource:
         Raises
         ------
         InputError
-            Missing file or column, invalid UTF-8, duplicate or empty ids, bad JSON.
+            Missing file or column, undecodable bytes, duplicate or empty ids,
+            bad JSON, an unclosed CSV quote.
         """
         kind = self.kind
         if kind != "stdin" and not Path(self.path).exists():
             raise InputError(f"{self.path}: no such file or folder")
         if kind in ("csv", "tsv", "jsonl") and self.encoding_errors == "strict":
-            bad = first_bad_utf8(self.path)
-            if bad is not None:
-                raise EncodingError(self.path, bad[0], bad[1])
+            check_bytes(self.path, self.encoding, hint=ENCODING_HINT)
         seen: set[str] = set()
         dups: list[str] = []
         n_dups = 0
@@ -152,18 +157,29 @@ class ReportSource:
 
     # -- second pass -----------------------------------------------------------
     def reports(self) -> Iterator[Report]:
-        """Yield the reports, one at a time, in file order."""
+        """Yield the reports, one at a time, in file order.
+
+        After :meth:`check`, a second pass that finds another number of reports
+        (the file changed in between) raises :class:`InputError`.
+        """
+        n = 0
         for report_id, text, fields in self._records(texts=True):
+            n += 1
             yield Report(report_id, text, fields)
+        if self.count and n != self.count and self.kind != "stdin":
+            raise InputError(
+                f"{self.path}: {n} reports read, but {self.count} when the file was checked; "
+                "was it changed while it was read?"
+            )
 
     # -- implementation --------------------------------------------------------
     def _open_text(self) -> IO[str]:
-        return open(self.path, encoding="utf-8-sig", errors=self.encoding_errors, newline="")
+        return open(self.path, encoding=text_encoding(self.encoding), errors=self.encoding_errors, newline="")
 
     def _records(self, *, texts: bool) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
         kind = self.kind
         if kind in ("csv", "tsv"):
-            yield from self._csv_records(texts=texts, delimiter="\t" if kind == "tsv" else None)
+            yield from self._csv_records(texts=texts)
         elif kind == "jsonl":
             yield from self._jsonl_records(texts=texts)
         elif kind == "folder":
@@ -175,22 +191,22 @@ class ReportSource:
         where = self.path
         if self.id_col is not None:
             if self.id_col not in columns:
-                raise ColumnNotFoundError(where, "id", self.id_col, columns)
+                raise _missing(where, "id", self.id_col, columns)
             id_col = self.id_col
         else:
             found = [c for c in DEFAULT_ID_COLUMNS if c in columns]
             if not found:
-                raise ColumnNotFoundError(where, "id", DEFAULT_ID_COLUMNS[0], columns)
+                raise _missing(where, "id", DEFAULT_ID_COLUMNS[0], columns)
             id_col = found[0]
         if self.text_cols:
             for c in self.text_cols:
                 if c not in columns:
-                    raise ColumnNotFoundError(where, "text", c, columns)
+                    raise _missing(where, "text", c, columns, exclude=(id_col,))
             text_cols = list(self.text_cols)
         else:
             found = [c for c in DEFAULT_TEXT_COLUMNS if c in columns]
             if not found:
-                raise ColumnNotFoundError(where, "text", DEFAULT_TEXT_COLUMNS[0], columns)
+                raise _missing(where, "text", DEFAULT_TEXT_COLUMNS[0], columns, exclude=(id_col,))
             text_cols = [found[0]]
         return id_col, text_cols
 
@@ -210,46 +226,21 @@ class ReportSource:
         text, spans = join_fields(list(zip(text_cols, values, strict=True)))
         return text, tuple(spans)
 
-    def _csv_records(
-        self, *, texts: bool, delimiter: str | None
-    ) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
-        try:
-            f = self._open_text()
-        except OSError as e:
-            raise InputError(f"{self.path}: cannot open: {e.strerror}") from e
-        with f:
-            sample = f.read(65536)
-            f.seek(0)
-            if delimiter is None:
-                delimiter = (
-                    "\t"
-                    if sample.split("\n", 1)[0].count("\t") > sample.split("\n", 1)[0].count(",")
-                    else ","
-                )
-            reader = csv.reader(f, delimiter=delimiter)
-            try:
-                header = next(reader)
-            except StopIteration:
-                raise InputError(f"{self.path}: the file is empty (expected a header row)") from None
-            except csv.Error as e:
-                raise InputError(f"{self.path}: line 1: not a readable CSV header ({e})") from e
-            header = [h.strip() for h in header]
-            id_col, text_cols = self._pick(header)
-            index = {h: i for i, h in enumerate(header)}
-            row_no = 1
-            while True:
-                try:
-                    row = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as e:
-                    raise InputError(f"{self.path}: line {reader.line_num}: malformed CSV ({e})") from e
-                row_no += 1
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
+    def _csv_records(self, *, texts: bool) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
+        table = Table(
+            self.path,
+            delimiter=self.delimiter,
+            encoding=self.encoding,
+            errors=self.encoding_errors,
+            check=False,
+        )
+        with table:
+            id_col, text_cols = self._pick(table.header)
+            index = {h: i for i, h in enumerate(table.header)}
+            for row_no, row in table.rows():
                 where = f"{self.path}: row {row_no}"
-                rid = row[index[id_col]].strip() if index[id_col] < len(row) else ""
-                if not rid:
+                rid = row[index[id_col]] if index[id_col] < len(row) else ""
+                if not rid.strip():
                     raise InputError(f"{where}: empty id in column {id_col!r}")
                 if not texts:
                     yield rid, "", ()
@@ -269,44 +260,40 @@ class ReportSource:
                     picked = self._pick(list(obj))
                 id_col, text_cols = picked
                 if id_col not in obj:
-                    raise ColumnNotFoundError(where, "id", id_col, list(obj))
+                    raise _missing(where, "id", id_col, list(obj))
                 rid = obj[id_col]
                 if rid is None or (isinstance(rid, str) and not rid.strip()) or isinstance(rid, (dict, list)):
                     raise InputError(f"{where}: empty or non-scalar id in key {id_col!r}: {rid!r}")
-                rid = str(rid).strip()
+                rid = str(rid)
                 if not texts:
                     yield rid, "", ()
                     continue
                 for c in text_cols:
                     if c not in obj:
-                        raise ColumnNotFoundError(where, "text", c, list(obj))
+                        raise _missing(where, "text", c, list(obj), exclude=(id_col,))
                 yield (rid, *self._text(obj, text_cols, where))
+
+    def _decode(self, data: bytes, where: str) -> str:
+        encoding = text_encoding(self.encoding)
+        if self.encoding_errors == "strict":
+            body = data[3:] if encoding == "utf-8-sig" and data.startswith(codecs.BOM_UTF8) else data
+            bad = _bad_bytes(body, self.encoding)
+            if bad is not None:
+                raise EncodingError(where, bad[0], bad[1], encoding=self.encoding, hint=ENCODING_HINT)
+        return data.decode(encoding, errors=self.encoding_errors)
 
     def _folder_records(self, *, texts: bool) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
         files = sorted(p for p in Path(self.path).iterdir() if p.is_file() and p.suffix.lower() == ".txt")
         if not files:
             raise InputError(f"{self.path}: no .txt files in this folder")
         for p in files:
-            if not texts:
-                if self.encoding_errors == "strict":
-                    bad = _bad_bytes(p.read_bytes())
-                    if bad is not None:
-                        raise EncodingError(str(p), bad[0], bad[1])
-                yield p.stem, "", ()
-                continue
-            data = p.read_bytes()
-            text = data.decode("utf-8-sig", errors=self.encoding_errors)
-            yield p.stem, text, ()
+            text = self._decode(p.read_bytes(), str(p))
+            yield p.stem, text if texts else "", ()
 
     def _stdin_records(self) -> Iterator[tuple[str, str, tuple[tuple[str, int, int], ...]]]:
         if self._stdin_text is None:
             stream = self.stdin if self.stdin is not None else sys.stdin.buffer
-            data = stream.read()
-            if self.encoding_errors == "strict":
-                bad = _bad_bytes(data[3:] if data.startswith(codecs.BOM_UTF8) else data)
-                if bad is not None:
-                    raise EncodingError("<stdin>", bad[0], bad[1])
-            self._stdin_text = data.decode("utf-8-sig", errors=self.encoding_errors)
+            self._stdin_text = self._decode(stream.read(), "<stdin>")
         yield "stdin", self._stdin_text, ()
 
 

@@ -9,63 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 from ..errors import OutputError
 from ..types import LabelValue, Report, ReportLabels
-
-
-class AtomicFile:
-    """A text file that appears at ``path`` only when :meth:`commit` is called.
-
-    Use as a context manager: leaving the block normally commits, an exception
-    removes the temporary file and leaves any earlier ``path`` untouched.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        parent = self.path.parent
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=parent)
-        except OSError as e:
-            raise OutputError(f"{self.path}: cannot write here: {e.strerror}") from e
-        self.tmp = Path(tmp)
-        self.handle: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
-        self.done = False
-
-    def commit(self) -> None:
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        self.handle.close()
-        # mkstemp makes the file private (0600); give it the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)
-        os.replace(self.tmp, self.path)
-        self.done = True
-
-    def abort(self) -> None:
-        if not self.handle.closed:
-            self.handle.close()
-        if not self.done:
-            self.tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> AtomicFile:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
+from .durable import AtomicFile
 
 
 class Writer:
@@ -142,3 +92,6 @@ def writer_for(path: str | Path, fmt: str | None, columns: Sequence[str]) -> Wri
     if kind == "csv":
         return CsvWriter(path, columns)
     raise OutputError(f"{path}: unknown output format {kind!r}; expected csv or jsonl")
+
+
+__all__ = ["AtomicFile", "CsvWriter", "JsonlWriter", "Writer", "jsonl_record", "writer_for"]

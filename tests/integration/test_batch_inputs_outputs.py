@@ -1,0 +1,70 @@
+"""``reportlab-nlp label``: output targets refused before the run, inputs read strictly, the run lock."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_batch_cli import label
+
+HEADER = "report_id,text\n"
+
+
+def _reports(path: Path, n: int = 3) -> Path:
+    texts = ["No pleural effusion.", "Mild cardiomegaly.", "Clear lungs."]
+    path.write_text(HEADER + "".join(f"r{i},{texts[i % 3]}\n" for i in range(n)), encoding="utf-8")
+    return path
+
+
+def _error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("reportlab-nlp: error:")]
+    return line
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "folder"])
+def test_a_non_regular_output_is_refused_before_the_run(tmp_path: Path, kind: str) -> None:
+    src = _reports(tmp_path / "r.csv")
+    out = tmp_path / "labels.csv"
+    if kind == "fifo":
+        os.mkfifo(out)
+    elif kind == "symlink":
+        (tmp_path / "real.csv").write_text("keep\n")
+        out.symlink_to(tmp_path / "real.csv")
+    else:
+        out.mkdir()
+    line = _error(label(src, "--out", out, "--no-progress", check=False))
+    why = {"fifo": "named pipe", "symlink": "symbolic link", "folder": "folder"}[kind]
+    assert str(out) in line and why in line
+    assert "labeled" not in line
+    if kind == "fifo":
+        assert stat.S_ISFIFO(os.lstat(out).st_mode)
+    if kind == "symlink":
+        assert out.is_symlink() and (tmp_path / "real.csv").read_text() == "keep\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["r.csv", "labels.csv", *(["real.csv"] if kind == "symlink" else [])]
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
+def test_a_device_output_is_refused(tmp_path: Path) -> None:
+    # a null device of our own (never /dev/null itself: the old code, as root, replaced the device)
+    src = _reports(tmp_path / "r.csv")
+    dev = tmp_path / "null"
+    os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    line = _error(label(src, "--out", dev, "--no-progress", check=False))
+    assert f"{dev}: is a device" in line
+    assert stat.S_ISCHR(os.lstat(dev).st_mode)
+
+
+def test_an_unclosed_quote_fails_naming_the_line(tmp_path: Path) -> None:
+    src = tmp_path / "r.csv"
+    src.write_text(HEADER + 'r1,"No effusion.\nr2,"Cardiomegaly."\nr3,Normal.\n', encoding="utf-8")
+    line = _error(label(src, "--out", tmp_path / "l.csv", "--no-progress", check=False))
+    assert f"{src}: line 2: a quoted field that begins on this line is not closed" in line
+    assert not (tmp_path / "l.csv").exists()
