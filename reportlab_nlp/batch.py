@@ -70,7 +70,16 @@ from ._version import __version__
 from .engines import Engine, Prediction, get_engine
 from .errors import OutputError, ReportFailedError, ResumeError, SchemeError
 from .export.provenance import sha256_input
-from .io.durable import PARTIAL_SUFFIX, PartialFile, beside, check_target, fsync_dir, write_bytes, write_json
+from .io.durable import (
+    PARTIAL_SUFFIX,
+    OutputLock,
+    PartialFile,
+    beside,
+    check_target,
+    fsync_dir,
+    write_bytes,
+    write_json,
+)
 from .io.readers import ReportSource
 from .io.writers import Writer, jsonl_record
 from .labeler import Labeler, load
@@ -990,6 +999,22 @@ def label_corpus(
     >>> options = BatchOptions("reports.csv", (Output.parse("labels.csv"),), workers=2)
     >>> result = label_corpus(options)  # doctest: +SKIP
     """
+    for o in options.outputs:  # a symlink, FIFO, device or folder there: refused before any work
+        check_target(o.path)
+        check_target(beside(o.path, PARTIAL_SUFFIX))
+    with OutputLock([o.path for o in options.outputs]):  # a second run on the same outputs is refused
+        return _label_corpus(options, stderr=stderr, stdin=stdin, load=load, linkage=linkage)
+
+
+def _label_corpus(
+    options: BatchOptions,
+    *,
+    stderr: TextIO | None = None,
+    stdin: IO[bytes] | None = None,
+    load: Callable[..., Labeler] = load,
+    linkage: Callable[[Labeler], Linkage] | None = None,
+) -> BatchResult:
+    """:func:`label_corpus` once its outputs are checked and locked."""
     err = stderr if stderr is not None else sys.stderr
     started = time.perf_counter()
     resumable = options.input != "-" and linkage is None
@@ -997,9 +1022,6 @@ def label_corpus(
         raise ResumeError("--resume needs an input file or folder: standard input cannot be read again")
     if options.resume and linkage is not None:
         raise ResumeError("--resume does not work with --manifest; run the study-linked labeling again")
-    for o in options.outputs:  # a symlink, FIFO, device or folder there: refused before any work
-        check_target(o.path)
-        check_target(beside(o.path, PARTIAL_SUFFIX))
     source = ReportSource(
         options.input,
         id_col=options.id_col,

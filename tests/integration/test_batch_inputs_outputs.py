@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_batch_cli import label
+from tests.integration.test_batch_cli import _script, label
 
 HEADER = "report_id,text\n"
 
@@ -68,3 +69,35 @@ def test_an_unclosed_quote_fails_naming_the_line(tmp_path: Path) -> None:
     line = _error(label(src, "--out", tmp_path / "l.csv", "--no-progress", check=False))
     assert f"{src}: line 2: a quoted field that begins on this line is not closed" in line
     assert not (tmp_path / "l.csv").exists()
+
+
+def test_a_second_run_on_the_same_outputs_is_refused(tmp_path: Path) -> None:
+    """Two real processes: the first holds the lock while it waits for its standard input."""
+    out = tmp_path / "labels.csv"
+    first = subprocess.Popen(
+        [_script(), "label", "-", "--out", str(out), "--no-progress"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lock = tmp_path / "labels.csv.lock"
+        deadline = time.monotonic() + 60
+        while not (lock.exists() and lock.read_text().strip()):
+            assert first.poll() is None and time.monotonic() < deadline, "the first run did not start"
+            time.sleep(0.05)
+        src = _reports(tmp_path / "r.csv")
+        line = _error(
+            label(src, "--out", tmp_path / "other.jsonl", "--out", out, "--no-progress", check=False)
+        )
+        assert f"{out}: another run is writing this output" in line and str(lock) in line
+        assert str(first.pid) in line
+        assert not (tmp_path / "other.jsonl").exists()
+        _, err = first.communicate("No pleural effusion.\n", timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, err
+    assert out.read_text().startswith("report_id,") and out.read_text().count("\n") == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv", "r.csv"]
+    label(src, "--out", out, "--no-progress")  # the lock went with the first run
