@@ -81,7 +81,7 @@ from .io.durable import (
     write_json,
 )
 from .io.readers import ReportSource
-from .io.writers import Writer, jsonl_record
+from .io.writers import RowWriter, Writer, jsonl_record
 from .labeler import Labeler, load
 from .rules import RuleSet, load_rules
 from .types import LabelValue, Report, ReportLabels
@@ -347,7 +347,7 @@ class ChunkLabeler:
         self.n_columns = len(labeler.columns())
         self.categories = labeler.category_columns()  # categorical columns (RSNA COVID-19 Category)
         self._buf = io.StringIO()
-        self._csv = csv.writer(self._buf, lineterminator="\n")
+        self._csv = RowWriter(self._buf)  # the shared rules: ids with \r quoted, formula-like ids neutralised
 
     def _label_all(self, reports: list[Report]) -> list[ReportLabels | Exception]:
         if self.engine is not None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..io.writers import AtomicFile
+from ..io.writers import AtomicFile, restore
 from ..types import LabelValue
 from ._csv import RowWriter
 from .manifest import StudyLink
@@ -175,7 +175,7 @@ def read_wide_csv(path: str | Path) -> tuple[list[str], dict[Key, dict[str, Labe
         columns = header[first:last]
         out: dict[Key, dict[str, LabelValue]] = {}
         for row in reader:
-            out[(row[0], row[1])] = {
+            out[(restore(row[0]), row[1])] = {
                 c: LabelValue.parse(v) for c, v in zip(columns, row[first:last], strict=True)
             }
     return columns, out
@@ -186,8 +186,8 @@ def read_long_csv(path: str | Path) -> dict[Key, dict[str, LabelValue]]:
     out: dict[Key, dict[str, LabelValue]] = {}
     with open(path, encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
-            out.setdefault((row["report_id"], row["study_uid"]), {})[row["label"]] = LabelValue.parse(
-                row["value"]
+            out.setdefault((restore(row["report_id"]), row["study_uid"]), {})[row["label"]] = (
+                LabelValue.parse(row["value"])
             )
     return out
 

@@ -2,20 +2,71 @@
 
 Every output goes to a temporary file beside its destination and is renamed
 over it only when the run completes, so an interrupted run never leaves a
-file that looks complete.
+file that looks complete (see :mod:`reportlab_nlp.io.durable`).
+
+Every CSV/TSV the toolkit writes goes through :class:`RowWriter`, with two rules:
+
+- a row with a cell that holds a carriage return is written fully quoted
+  (Python's csv writer quotes a cell only when it holds the delimiter, the
+  quote character or a character of the line terminator, so with ``\\n`` line
+  ends a lone ``\\r`` would go out unquoted and split the row when read back);
+- an identifier cell (the report id, first in every table we write) that a
+  spreadsheet would read as a formula, one that begins with ``=``, ``+``,
+  ``-``, ``@``, a tab or a carriage return, is written with a single quote
+  before it (``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``), as OWASP recommends
+  against CSV injection (:func:`neutralise`; :func:`restore` undoes it when
+  our own CSV is read back). Label values (``-1``) are never changed; JSONL
+  keeps every id as it was read.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import OutputError
 from ..types import LabelValue, Report, ReportLabels
 from .durable import AtomicFile
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""The first characters that make a spreadsheet read a cell as a formula (OWASP)."""
+
+
+def neutralise(cell: str) -> str:
+    """``cell`` with a single quote before it when a spreadsheet would read it as a formula.
+
+    A cell that already begins with quotes before such a character gets one
+    more, so that :func:`restore` gives back exactly what was written.
+    """
+    return "'" + cell if cell.lstrip("'").startswith(FORMULA_START) else cell
+
+
+def restore(cell: str) -> str:
+    """The id :func:`neutralise` was given (reading our own CSV back)."""
+    return cell[1:] if cell.startswith("'") and cell[1:].lstrip("'").startswith(FORMULA_START) else cell
+
+
+class RowWriter:
+    """``writerow`` like :func:`csv.writer` with ``\\n`` line ends, safe for ``\\r`` and formulas.
+
+    ``safe`` are the indexes of the identifier cells that :func:`neutralise` guards.
+    """
+
+    def __init__(self, handle: IO[str], *, delimiter: str = ",", safe: Sequence[int] = (0,)) -> None:
+        self.plain = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+        self.quoted = csv.writer(handle, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        self.safe = tuple(safe)
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        cells = list(row)
+        for i in self.safe:
+            if i < len(cells) and isinstance(cells[i], str):
+                cells[i] = neutralise(cells[i])
+        risky = any(isinstance(c, str) and "\r" in c for c in cells)
+        (self.quoted if risky else self.plain).writerow(cells)
 
 
 class Writer:
@@ -41,17 +92,13 @@ class CsvWriter(Writer):
 
     def __init__(self, path: str | Path, columns: Sequence[str]) -> None:
         super().__init__(path)
-        self.csv = csv.writer(self.file.handle, lineterminator="\n")
-        # a bare carriage return in an id is not quoted by QUOTE_MINIMAL when the
-        # line ends in "\n", and a reader would split the row there: quote such rows
-        self.csv_quoted = csv.writer(self.file.handle, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        self.csv = RowWriter(self.file.handle)
         self.csv.writerow(["report_id", *columns])
 
     def write(
         self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
     ) -> None:
-        row = [report.id, *(v.to_csv() for _, _, v in values)]
-        (self.csv_quoted if "\r" in report.id else self.csv).writerow(row)
+        self.csv.writerow([report.id, *(v.to_csv() for _, _, v in values)])
 
 
 class JsonlWriter(Writer):
@@ -94,4 +141,15 @@ def writer_for(path: str | Path, fmt: str | None, columns: Sequence[str]) -> Wri
     raise OutputError(f"{path}: unknown output format {kind!r}; expected csv or jsonl")
 
 
-__all__ = ["AtomicFile", "CsvWriter", "JsonlWriter", "Writer", "jsonl_record", "writer_for"]
+__all__ = [
+    "FORMULA_START",
+    "AtomicFile",
+    "CsvWriter",
+    "JsonlWriter",
+    "RowWriter",
+    "Writer",
+    "jsonl_record",
+    "neutralise",
+    "restore",
+    "writer_for",
+]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import stat
 import subprocess
@@ -101,3 +103,29 @@ def test_a_second_run_on_the_same_outputs_is_refused(tmp_path: Path) -> None:
     assert out.read_text().startswith("report_id,") and out.read_text().count("\n") == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv", "r.csv"]
     label(src, "--out", out, "--no-progress")  # the lock went with the first run
+
+
+IDS = ["a\rb", "=HYPERLINK(1)", " spaced ", "-5", "@x", "\tq", "+1", "plain"]
+
+
+def _odd_ids(path: Path) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        w.writerow(["report_id", "text"])
+        for i, rid in enumerate(IDS):
+            w.writerow([rid, "Mild cardiomegaly." if i % 2 else "No pleural effusion."])
+    return path
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_csv_ids_are_quoted_kept_and_neutralised(tmp_path: Path, workers: str) -> None:
+    src = _odd_ids(tmp_path / "r.csv")
+    out, jsonl = tmp_path / "l.csv", tmp_path / "l.jsonl"
+    label(src, "--out", out, "--out", jsonl, "--workers", workers, "--batch-size", "2", "--no-progress")
+    with open(out, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    expected = ["a\rb", "'=HYPERLINK(1)", " spaced ", "'-5", "'@x", "'\tq", "'+1", "plain"]
+    assert [r[0] for r in rows[1:]] == expected  # one row per report: the \r did not split one
+    assert {len(r) for r in rows} == {len(rows[0])}
+    ids = [json.loads(line)["id"] for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert ids == IDS  # JSONL keeps the ids exactly as read (not stripped)

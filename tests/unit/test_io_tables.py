@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reportlab_nlp.errors import EncodingError, InputError
 from reportlab_nlp.io.tables import Table, delimiter_for, parse_delimiter
+from reportlab_nlp.io.writers import FORMULA_START, neutralise, restore
 
 
 @pytest.mark.parametrize(
@@ -64,3 +67,11 @@ def test_quoted_newlines_and_blank_rows(tmp_path: Path) -> None:
     p = tmp_path / "r.csv"
     p.write_text('report_id,text\nr1,"line 1\nline 2"\n\n,\nr2,"say ""no"""\n')
     assert _rows(p) == [(2, ["r1", "line 1\nline 2"]), (5, ["r2", 'say "no"'])]
+
+
+@given(st.text(max_size=8))
+def test_neutralised_ids_never_start_a_formula_and_restore_exactly(cell: str) -> None:
+    safe = neutralise(cell)
+    assert not safe.startswith(FORMULA_START)
+    assert restore(safe) == cell
+    assert safe == cell or safe == "'" + cell
