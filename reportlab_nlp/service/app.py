@@ -88,11 +88,13 @@ ERROR_CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
     500: "internal_error",
     503: "not_ready",
+    504: "labeling_timeout",
 }
 VALUE_MEANINGS = (
     (1, "positive", "the finding is present (asserted, or stated as seen)"),
@@ -343,6 +345,7 @@ class GuardMiddleware:
         self.app = app
         self.state = state
         self.max_body = state.settings.max_body_bytes
+        self.body_timeout = state.settings.body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -368,12 +371,25 @@ class GuardMiddleware:
                 return
             received = 0
             limit = self.max_body
+            body_done = False
+            body_deadline = started + self.body_timeout
 
             async def counted_receive() -> Message:
-                nonlocal received
-                message = await receive()
+                nonlocal received, body_done
+                if body_done:  # after the body, receive() waits for the client to leave
+                    return await receive()
+                with anyio.move_on_after(max(body_deadline - time.perf_counter(), 0.0)) as waited:
+                    message = await receive()
+                if waited.cancelled_caught:
+                    raise StarletteHTTPException(
+                        408,
+                        f"the request body did not arrive within {self.body_timeout:g} s "
+                        "(REPORTLAB_BODY_TIMEOUT_S)",
+                        headers={"Connection": "close"},
+                    )
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
+                    body_done = not message.get("more_body", False)
                     if received > limit:
                         raise StarletteHTTPException(
                             413, _too_large(limit, f"more than {limit} bytes arrived")

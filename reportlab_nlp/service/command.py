@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import os
 from typing import Any, TextIO
 
@@ -21,6 +22,7 @@ from ..engines import ENGINE_NAMES, get_engine
 from ..errors import EngineUnavailableError, ExtraNotInstalledError, SchemeError
 
 APP_PATH = "reportlab_nlp.service.app:app"
+PROTOCOL_PATH = "reportlab_nlp.service.protocol:GuardedHttpProtocol"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 SERVE_EXTRA = ("fastapi", "uvicorn", "pydantic_settings", "prometheus_client")
 
@@ -141,8 +143,20 @@ def run_serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         "log_level": settings.log_level,
         "log_config": log_config(settings.log_level),
         "timeout_graceful_shutdown": settings.shutdown_timeout_s,
+        "timeout_keep_alive": settings.keep_alive_s,
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
         "server_header": False,
     }
+    if importlib.util.find_spec("httptools") is not None:  # header limits, connection limit
+        from .protocol import configure
+
+        common["http"] = PROTOCOL_PATH
+        limit = configure(settings)
+        if limit < settings.max_connections:
+            stderr.write(
+                f"reportlab-nlp: warning: at most {limit} connections (REPORTLAB_MAX_CONNECTIONS is "
+                f"{settings.max_connections}, the open-file limit allows {limit})\n"
+            )
     if settings.workers == 1:
         engine.warm_up()  # a bad rules file fails here, as one line
         engine.scheme(settings.scheme)  # and so does an unknown REPORTLAB_SCHEME

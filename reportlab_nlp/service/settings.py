@@ -67,6 +67,19 @@ class ServiceSettings(BaseSettings):
         On SIGTERM, how long in-flight requests may take to finish (default 30 s).
     docs
         Serve the interactive pages ``/docs`` and ``/redoc`` (default off: they load scripts from a CDN).
+    header_timeout_s
+        Most seconds from a connection's (or request's) first byte to the end of its headers (408 beyond).
+    body_timeout_s
+        Most seconds to receive a request's whole body once its headers are in (408 beyond).
+    keep_alive_s
+        How long an idle keep-alive connection stays open between requests.
+    max_header_bytes
+        Most bytes of a request line and headers together (431 beyond).
+    max_connections
+        Most open connections; a new one beyond it closes the oldest connection still sending a
+        request (slowloris), or is refused with 503 when none is.
+    request_timeout_s
+        Labeling time budget of one request, queueing included (504 beyond).
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False)
@@ -90,6 +103,12 @@ class ServiceSettings(BaseSettings):
     micro_batch_wait_ms: float = Field(default=0.0, ge=0.0, le=1_000.0)
     shutdown_timeout_s: float = Field(default=30.0, gt=0.0)
     docs: bool = False
+    header_timeout_s: float = Field(default=10.0, gt=0.0, le=3_600.0)
+    body_timeout_s: float = Field(default=30.0, gt=0.0, le=3_600.0)
+    keep_alive_s: float = Field(default=5.0, gt=0.0, le=3_600.0)
+    max_header_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
+    max_connections: int = Field(default=1_024, ge=8, le=1_000_000)
+    request_timeout_s: float = Field(default=30.0, gt=0.0, le=86_400.0)
 
     @field_validator("rules", "cors_origins", mode="before")
     @classmethod

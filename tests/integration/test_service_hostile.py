@@ -82,3 +82,155 @@ def test_a_huge_validation_error_is_short_and_off_the_event_loop(server: Any) ->
     assert elapsed < 2.0, elapsed
     r = client.post("/v1/label/batch", content=json.dumps({"reports": [1] * 260_000}), headers=JSON)
     assert r.status_code == 413 and r.json()["error"] == "too_many_reports"
+
+
+# ---------------------------------------------------------------------------
+# hostile clients: slowloris, slow bodies, huge bodies, too many connections
+# ---------------------------------------------------------------------------
+
+ATTACKER = r"""
+import socket, sys, threading, time
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+stop = time.monotonic() + seconds
+reopened = [0]
+
+def connect():
+    s = socket.socket()
+    s.settimeout(2)
+    s.connect(("127.0.0.1", port))
+    return s
+
+def slowloris(n, opening):
+    socks = []
+    # headers one line at a time, never finished; reopen what the server closes
+    while time.monotonic() < stop:
+        while len(socks) < n and time.monotonic() < stop:
+            try:
+                s = connect(); s.sendall(opening); socks.append(s); reopened[0] += 1
+            except OSError:
+                time.sleep(0.05)
+        for s in list(socks):
+            try:
+                s.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                socks.remove(s); s.close()
+        time.sleep(0.5)
+    for s in socks:
+        s.close()
+
+def slow_bodies(n):
+    head = (b"POST /v1/label HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000\r\n\r\n{\"id\": \"slow\", \"text\": \"")
+    slowloris(n, head)  # the same loop: a few bytes of body every 0.5 s
+
+def huge_bodies():
+    big = b"{\"id\": \"big\", \"text\": \"" + b"No edema. " * 90000 + b"\"}"
+    while time.monotonic() < stop:
+        for head in (b"Content-Length: 50000000\r\n", b"Content-Length: %d\r\n" % len(big)):
+            try:
+                s = connect()
+                s.sendall(b"POST /v1/label HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+                s.sendall(head + b"\r\n")
+                s.sendall(big)
+                s.recv(200)
+                s.close()
+            except OSError:
+                pass
+        time.sleep(0.1)
+
+threads = [threading.Thread(target=slowloris, args=(300, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")),
+           threading.Thread(target=slow_bodies, args=(40,)),
+           threading.Thread(target=huge_bodies)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("connections opened", reopened[0])
+"""
+
+
+def _healthz_ms(port: int) -> float:
+    """One ``GET /healthz`` on a new connection: milliseconds to the whole answer (inf on failure)."""
+    import socket
+
+    started = time.perf_counter()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b""
+            while b'"ok"' not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return float("inf")
+    return (time.perf_counter() - started) * 1000.0 if data.startswith(b"HTTP/1.1 200") else float("inf")
+
+
+def test_healthz_answers_while_hostile_clients_run(tmp_path: Path, start_service: StartService) -> None:
+    """300 slowloris connections, 40 slow bodies and huge bodies against a server limited to 256 files.
+
+    Before the limits, 260 half-open requests took every file descriptor and
+    every new client got a reset. Now header and body time limits close the
+    slow ones, the connection limit closes the slowest to make room, and
+    ``/healthz`` (a new connection every 50 ms) answers within 100 ms.
+    """
+    server = start_service(
+        tmp_path,
+        nofile=256,
+        REPORTLAB_HEADER_TIMEOUT_S="2",
+        REPORTLAB_BODY_TIMEOUT_S="2",
+        REPORTLAB_LOG_LEVEL="warning",
+    )
+    attack = subprocess.Popen(
+        [sys.executable, "-c", ATTACKER, str(server.port), "8"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(2.0)  # the attack is under way: every slot the attacker can take is taken
+        times = []
+        for _ in range(100):
+            times.append(_healthz_ms(server.port))
+            time.sleep(0.05)
+    finally:
+        out, _ = attack.communicate(timeout=30)
+    times.sort()
+    p50, p95, worst = times[50], times[95], times[-1]
+    print(f"healthz under attack: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {worst:.1f} ms; {out.strip()}")
+    assert worst < float("inf"), "a /healthz request failed"
+    assert p95 < 100.0, times
+    opened = int(out.split()[-1])
+    assert opened > 340, out  # the server closed slow connections, which the attacker reopened
+    assert _healthz_ms(server.port) < 100.0
+    assert server.process.poll() is None
+
+
+def _read_all(s: Any) -> bytes:
+    data = b""
+    while chunk := s.recv(4096):
+        data += chunk
+    return data
+
+
+def test_header_size_and_time_limits(tmp_path: Path, start_service: StartService) -> None:
+    import socket
+
+    server = start_service(tmp_path, REPORTLAB_HEADER_TIMEOUT_S="1", REPORTLAB_BODY_TIMEOUT_S="1")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n")
+        answer = _read_all(s)
+    assert answer.startswith(b"HTTP/1.1 431") and b"REPORTLAB_MAX_HEADER_BYTES" in answer, answer
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        started = time.monotonic()
+        s.sendall(b"GET /healthz HTTP/1.1\r\n")
+        answer = _read_all(s)
+        assert 0.9 < time.monotonic() - started < 5
+    assert answer.startswith(b"HTTP/1.1 408") and b"REPORTLAB_HEADER_TIMEOUT_S" in answer, answer
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(
+            b"POST /v1/label HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"id": '
+        )
+        started = time.monotonic()
+        answer = _read_all(s)  # the answer, then the server closes the connection
+        assert time.monotonic() - started < 5
+    assert answer.startswith(b"HTTP/1.1 408") and b"REPORTLAB_BODY_TIMEOUT_S" in answer, answer
+    assert _healthz_ms(server.port) < 1_000
