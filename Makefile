@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PIPC   := $(PIP) install -c constraints.txt
-SRC    := $(shell find reportlab_nlp -name '*.py' -o -name '*.yaml') pyproject.toml
+SRC    := $(shell find reportlab_nlp -name '*.py' -o -name '*.yaml') pyproject.toml setup.py $(wildcard models/*/manifest.json)
 
 .PHONY: demo test lint typecheck pytest install clean bench chromium java dicom3tools docs model
 

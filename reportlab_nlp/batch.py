@@ -359,7 +359,7 @@ class ChunkLabeler:
             out: list[ReportLabels | Exception] = []
             for r in reports:
                 try:
-                    out.append(self.labeler.label(r.text, id=r.id))
+                    out.append(self.labeler.label_all(r.text, id=r.id))
                 except Exception as e:
                     out.append(e)
             return out

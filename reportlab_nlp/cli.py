@@ -9,7 +9,6 @@ keeps its checkpointed ``.partial`` files for ``--resume``).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -29,12 +28,12 @@ from .batch import (
 from .classifier.command import add_train_parsers
 from .constants import ENGINE_NAMES
 from .errors import ExtraNotInstalledError, ReportlabError
+from .explain import add_explain_parser, explain_text, find_record, record_values, render_explain, use_color
 from .export.cli import LabelLinkage, add_export_parser, add_manifest_args, cmd_export
-from .io.readers import read_text_arg
-from .labeler import Labeler, load
+from .labeler import load
 from .service.command import add_serve_parser
 from .spark import add_spark_parser
-from .types import Assertion, LabelValue, ReportLabels
+from .types import LabelValue
 
 
 def _add_rules_args(p: argparse.ArgumentParser) -> None:
@@ -111,13 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=ENGINE_NAMES,
         default="rules",
-        help="rules (default); model: the transformer classifier; hybrid: rules + model (needs models/)",
+        help="rules (default); model: the transformer classifier; hybrid: rules + model (see --model)",
     )
     p.add_argument(
         "--model",
         default=None,
         metavar="DIR",
-        help="model folder for --engine model/hybrid (default: models/)",
+        help="model folder for --engine model/hybrid (default: the first model in $REPORTLAB_MODEL_DIR, "
+        "./models, then the one shipped with the package)",
     )
     add_manifest_args(p)
     _add_rules_args(p)
@@ -127,11 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_spark_parser(sub, _add_rules_args)
     add_serve_parser(sub)
 
-    p = sub.add_parser("explain", help="label one report and show the evidence, highlighted")
-    p.add_argument("text", metavar="TEXT", help="the report's text, or - to read it from standard input")
-    p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-    p.add_argument("--all", action="store_true", help="also list blank labels")
-    _add_rules_args(p)
+    add_explain_parser(sub, _add_rules_args)
 
     p = sub.add_parser("labels", help="list the label set of a scheme with definitions")
     p.add_argument(
@@ -261,80 +257,17 @@ def print_summary(counts: dict[str, Counter[LabelValue]], out: TextIO) -> None:
 # explain
 # ---------------------------------------------------------------------------
 
-_ANSI = {
-    "match": "\033[1;4m",
-    "cue": "\033[3;35m",
-    "reset": "\033[0m",
-    Assertion.PRESENT: "\033[1;31m",
-    Assertion.NEGATED: "\033[1;32m",
-    Assertion.UNCERTAIN: "\033[1;33m",
-    Assertion.HYPOTHETICAL: "\033[1;36m",
-    Assertion.HISTORICAL: "\033[1;34m",
-}
-_VALUE_NAMES = {1: "positive", 0: "negative", -1: "uncertain", None: "blank"}
-
-
-def highlight(sentence: str, offset: int, spans: Sequence[tuple[int, int, str]], color: bool) -> str:
-    """Mark spans (absolute offsets) in a sentence starting at ``offset``.
-
-    With colour: ANSI styles; without: ``[match]`` and ``{cue}``.
-    """
-    marks: list[tuple[int, int, str]] = sorted(
-        (max(0, s - offset), min(len(sentence), e - offset), kind)
-        for s, e, kind in spans
-        if s >= offset and e <= offset + len(sentence) and e > s
-    )
-    out = []
-    pos = 0
-    for s, e, kind in marks:
-        if s < pos:
-            continue
-        out.append(sentence[pos:s])
-        piece = sentence[s:e]
-        if color:
-            out.append(f"{_ANSI[kind]}{piece}{_ANSI['reset']}")
-        else:
-            out.append(f"[{piece}]" if kind == "match" else f"{{{piece}}}")
-        pos = e
-    out.append(sentence[pos:])
-    return "".join(out)
-
-
-def render_explain(result: ReportLabels, labeler: Labeler, *, color: bool, show_all: bool) -> str:
-    lines = []
-    values = labeler.values(result)
-    width = max(len(c) for c, _, _ in values) + 2
-    for w in result.warnings:
-        lines.append(f"warning: {w}")
-    for col, label, value in values:
-        if value is LabelValue.BLANK and not show_all:
-            continue
-        name = _VALUE_NAMES[value.value]
-        lines.append(f"{col:<{width}}{value.to_csv() or '':>3}  {name}")
-        for m in result.evidence.get(label, ()):
-            spans = [(m.start, m.end, "match")]
-            if m.cue_start >= 0 and not (m.cue_start == m.start and m.cue_end == m.end):
-                spans.append((m.cue_start, m.cue_end, "cue"))
-            sentence = highlight(m.sentence, m.sentence_start, spans, color)
-            tag = m.assertion.value
-            if color:
-                tag = f"{_ANSI[m.assertion]}{tag}{_ANSI['reset']}"
-            cue = f'; cue "{m.cue}"' if m.cue else ""
-            lines.append(f"    - {tag} [{m.section} {m.start}:{m.end}{cue}] {sentence}")
-    if not any(v is not LabelValue.BLANK for _, _, v in values):
-        lines.append("(no labels)")
-    return "\n".join(lines) + "\n"
-
 
 def cmd_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: IO[bytes] | None) -> int:
-    labeler = load(args.rules, scheme=args.scheme)
-    text = read_text_arg(args.text, stdin)
-    result = labeler.label(text, id="explain")
-    if args.color == "auto":
-        color = stdout.isatty() and os.environ.get("NO_COLOR") is None
+    if args.id is not None:  # a labels JSONL: show what was written, nothing is relabeled
+        result = find_record(args.text, args.id)
+        values = record_values(result)
     else:
-        color = args.color == "always"
-    stdout.write(render_explain(result, labeler, color=color, show_all=args.all))
+        labeler = load(args.rules, scheme=args.scheme)
+        result = labeler.label(explain_text(args.text, stdin), id="explain")
+        values = labeler.values(result)
+    color = use_color(args.color, stdout)
+    stdout.write(render_explain(result, values, color=color, show_all=args.all))
     return 0
 
 

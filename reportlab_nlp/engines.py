@@ -47,12 +47,10 @@ from .classifier.hybrid import ReviewFlag, combine, model_mention
 from .constants import ENGINE_NAMES, MODEL_MANIFEST, TOOLKIT
 from .errors import EngineUnavailableError, ModelError, SchemeError
 from .labeler import Labeler
+from .modelpath import DEFAULT_MODEL_DIR, MODEL_DIR_ENV, model_search_path
 from .pipeline.labels import NO_FINDING, no_finding, project
 from .rules import RuleSet, Scheme, load_rules
 from .types import LabelValue, Report, ReportLabels
-
-DEFAULT_MODEL_DIR = Path("models")
-"""Where model engines look for ``<name>/manifest.json`` when not told (relative to the working folder)."""
 
 WARM_UP_TEXT = (
     "EXAMINATION: Chest radiograph.\n"
@@ -308,9 +306,9 @@ def find_models(model_dir: str | Path | None = None) -> list[Path]:
 
 
 MODEL_HINT = (
-    "a model folder is made by `make model` (train on the Open-i development reports, export, quantize, "
-    "calibrate) or by `reportlab-nlp train` then `reportlab-nlp export-model`, and run with "
-    "pip install 'reportlab-nlp[model]'; until a model is installed, use the rules engine "
+    "or make one: a model folder is made by `make model` (train on the Open-i development reports, "
+    "export, quantize, calibrate) or by `reportlab-nlp train` then `reportlab-nlp export-model`, "
+    "and run with pip install 'reportlab-nlp[model]'; until a model is installed, use the rules engine "
     "(--engine rules, REPORTLAB_ENGINE=rules)"
 )
 
@@ -325,19 +323,34 @@ def resolve_model(name: str, model_dir: str | Path | None = None) -> Path:
     """
     from .classifier.manifest import read_manifest
 
-    root = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
-    found = find_models(root)
-    if not found:
-        raise EngineUnavailableError(
-            name,
-            f"no model is installed under {root}/ (looked for {root}/<name>/{MODEL_MANIFEST} in "
-            f"{root.resolve()}); {MODEL_HINT}",
-        )
+    name_it = f"name a model folder with --model DIR (or ${MODEL_DIR_ENV})"
+    if model_dir is not None:
+        root = Path(model_dir)
+        found = find_models(root)
+        if not found:
+            raise EngineUnavailableError(
+                name,
+                f"no model is installed under {root}/ (looked for {root}/<name>/{MODEL_MANIFEST} in "
+                f"{root.resolve()}); {name_it}; {MODEL_HINT}",
+            )
+    else:
+        places = model_search_path()
+        root, found = places[-1], []
+        for root in places:
+            found = find_models(root)
+            if found:
+                break
+        if not found:
+            looked = ", ".join(str(p.resolve()) for p in places)
+            raise EngineUnavailableError(
+                name,
+                f"no model found (looked for <name>/{MODEL_MANIFEST} in {looked}); {name_it}; {MODEL_HINT}",
+            )
     if len(found) > 1:
         raise EngineUnavailableError(
             name,
             f"several models are installed under {root}/: {', '.join(p.name for p in found)}; "
-            f"name one (--model {found[0]}, REPORTLAB_MODEL_DIR)",
+            f"name one (--model {found[0]}, ${MODEL_DIR_ENV})",
         )
     try:
         read_manifest(found[0])
@@ -608,6 +621,7 @@ def _rule_paths(rules: RulesArg) -> tuple[str | Path, ...]:
 __all__ = [
     "DEFAULT_MODEL_DIR",
     "ENGINE_NAMES",
+    "MODEL_DIR_ENV",
     "WARM_UP_TEXT",
     "Engine",
     "HybridEngine",

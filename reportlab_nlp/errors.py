@@ -35,12 +35,27 @@ class ColumnNotFoundError(InputError):
     """A named column is missing from a table."""
 
     def __init__(
-        self, path: str, kind: str, column: str, columns: Iterable[str], *, suggestion: str | None = None
+        self,
+        path: str,
+        kind: str,
+        column: str,
+        columns: Iterable[str],
+        *,
+        suggestion: str | None = None,
+        option: str = "",
+        hint: str = "",
     ) -> None:
         self.column = column
+        columns = list(columns)
         listed = ", ".join(repr(c) for c in columns) or "(none)"
-        more = f"; {suggestion}" if suggestion else ""
-        super().__init__(f"{kind} column {column!r} not found in {path}; columns are: {listed}{more}")
+        message = f"{kind} column {column!r} not found in {path}; columns are: {listed}"
+        if option:  # the option that names the column, with the first found as the example
+            example = f" (e.g. {option} {columns[0]!r})" if columns else ""
+            message += f"; name the {kind} column with {option}{example}"
+        for extra in (suggestion, hint):
+            if extra:
+                message += f"; {extra}"
+        super().__init__(message)
 
 
 class EncodingError(InputError):

@@ -24,7 +24,8 @@ class Labeler:
     rules
         A loaded :class:`~reportlab_nlp.rules.RuleSet` (see :func:`reportlab_nlp.load`).
     scheme
-        The default output scheme: ``full``, ``chexpert`` or ``chestxray14``.
+        The output scheme (``full``, ``chexpert``, ``chestxray14``, ``chest-ct``, ...): what
+        :meth:`label` and :meth:`pipe` return is keyed by its columns, named as it names them.
 
     Examples
     --------
@@ -32,6 +33,9 @@ class Labeler:
     >>> labeler = reportlab_nlp.load()
     >>> labeler.label("No pleural effusion. Mild cardiomegaly.").labels["Cardiomegaly"]
     <LabelValue.POSITIVE: 1>
+    >>> nih = reportlab_nlp.load(scheme="chestxray14").label("Small left pleural effusion.")
+    >>> nih.labels["Effusion"], len(nih.labels)
+    (<LabelValue.POSITIVE: 1>, 15)
     """
 
     def __init__(self, rules: RuleSet, *, scheme: str = "full") -> None:
@@ -62,24 +66,54 @@ class Labeler:
         return list(self.get_scheme(scheme).categories)
 
     def values(self, report: ReportLabels, scheme: str | None = None) -> list[tuple[str, str, LabelValue]]:
-        """(column, label, value) triples of ``report`` under a scheme."""
-        return project(report, self.get_scheme(scheme), self.rules.no_finding_blockers)
+        """(column, label, value) triples of ``report`` under a scheme (default: this labeler's).
+
+        ``report`` is what :meth:`label` returned, in any scheme: it keeps the full label set.
+        """
+        return project(report.full or report, self.get_scheme(scheme), self.rules.no_finding_blockers)
+
+    def shape(self, report: ReportLabels, scheme: str | None = None) -> ReportLabels:
+        """``report`` under a scheme: labels and evidence keyed by its columns, its categorical labels.
+
+        The full scheme is the label set itself. The result keeps the full one as
+        :attr:`ReportLabels.full`, so that it can be shaped again under another scheme.
+        """
+        full = report.full or report
+        chosen = self.get_scheme(scheme)
+        if chosen.name == "full":
+            return full
+        triples = project(full, chosen, self.rules.no_finding_blockers)
+        evidence = {col: full.evidence[label] for col, label, _ in triples if full.evidence.get(label)}
+        categories = None
+        if full.categories is not None:
+            categories = {k: v for k, v in full.categories.items() if k in chosen.categories}
+        return replace(
+            full, labels={c: v for c, _, v in triples}, evidence=evidence, categories=categories, full=full
+        )
 
     def label(self, text: str, *, id: str = "") -> ReportLabels:
-        """Label one report's text."""
+        """Label one report's text, under this labeler's scheme (see :meth:`shape`)."""
+        return self.shape(self.label_all(text, id=id))
+
+    def label_all(self, text: str, *, id: str = "") -> ReportLabels:
+        """Label one report's text over the full label set, whatever the scheme."""
         doc = self.nlp(text)
         result: ReportLabels = doc._.rl_labels
         return _with_id(result, id)
 
     def pipe(self, texts: Iterable[str | Report], *, batch_size: int = 64) -> Iterator[ReportLabels]:
-        """Label many reports lazily, in order. Items are texts or :class:`Report` s."""
+        """Label many reports lazily, in order, under this labeler's scheme (texts or :class:`Report` s)."""
         for result, _ in self.pipe_with(((t, None) for t in texts), batch_size=batch_size):
-            yield result
+            yield self.shape(result)
 
     def pipe_with(
         self, items: Iterable[tuple[str | Report, T]], *, batch_size: int = 64
     ) -> Iterator[tuple[ReportLabels, T]]:
-        """Like :meth:`pipe` for ``(text or Report, context)`` pairs; yields ``(labels, context)``."""
+        """Like :meth:`pipe` for ``(text or Report, context)`` pairs; yields ``(labels, context)``.
+
+        The labels are over the full label set, as :meth:`label_all`'s (the batch
+        runner and the exports project them with :meth:`values`).
+        """
         ids: list[tuple[str, T]] = []
 
         def texts() -> Iterator[str]:

@@ -113,7 +113,7 @@ class _PartitionLabeler:
                 report = self.report(rid, [t[n] for t in texts])
                 ids.append(report.id)
                 try:
-                    result = labeler.label(report.text, id=report.id)
+                    result = labeler.label_all(report.text, id=report.id)
                     triples = labeler.values(result)
                     ev = None
                     if self.evidence:

@@ -248,6 +248,9 @@ class ReportLabels:
     ``source``: where it was read); ``categories`` the categorical labels
     (:class:`CategoryValue`). Both are None on a result built by hand; the
     pipeline always sets them, and :meth:`to_dict` writes them when set.
+    A labeler with a scheme other than ``full`` returns ``labels`` and
+    ``evidence`` keyed by the scheme's columns, and keeps the full result in
+    ``full``.
     """
 
     id: str
@@ -257,6 +260,8 @@ class ReportLabels:
     sections: tuple[Section, ...] = ()
     metadata: Mapping[str, str] | None = field(default=None, hash=False)
     categories: Mapping[str, CategoryValue] | None = field(default=None, hash=False)
+    full: ReportLabels | None = field(default=None, hash=False, compare=False, repr=False)
+    """On a result shaped by a scheme (``load(scheme=...).label``): the result over the full label set."""
 
     def value(self, label: str) -> LabelValue:
         """Return the value of ``label`` (BLANK if it is not in the set)."""

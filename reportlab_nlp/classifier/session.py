@@ -123,6 +123,11 @@ class ModelSession:
             return self
         from tokenizers import Tokenizer
 
+        if not (self.model_dir / "manifest.json").is_file():
+            raise ModelError(
+                f"{self.model_dir}: not a model folder (no manifest.json); name one with --model DIR "
+                "(a folder that export-model wrote, e.g. models/minilm-openi), or make one: make model"
+            )
         manifest = read_manifest(self.model_dir)
         name = MODEL_FILES[self.variant]
         if name not in manifest["files"]:

@@ -21,15 +21,23 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import InputError, ReportlabError
-from ..io.readers import DEFAULT_TEXT_COLUMNS, ReportSource
+from ..io.readers import DEFAULT_ID_COLUMNS, DEFAULT_TEXT_COLUMNS, ReportSource
 from ..labeler import Labeler
 from ..rules import RuleSet, load_rules
 from ..types import LabelValue, Mention, Report
-from .compare import Comparison, compare
+from .compare import Comparison, average_scope, compare
 from .disagreements import read_disagreements
 from .mapping import LabelMap, choose_scheme, read_label_map
 from .outputs import DISAGREEMENTS, write_outputs
-from .tables import JSONL_SUFFIXES, Evidence, LabelTable, TableBuilder, csv_header, read_labels
+from .tables import (
+    JSONL_SUFFIXES,
+    TEXT_COLUMNS,
+    Evidence,
+    LabelTable,
+    TableBuilder,
+    csv_header,
+    read_labels,
+)
 
 PROGRESS_MIN_REPORTS = 300
 
@@ -52,9 +60,30 @@ def ours_kind(path: str, text_cols: Sequence[str]) -> str:
                     return "labels" if isinstance(first, dict) and "labels" in first else "reports"
         return "labels"
     header = csv_header(path)
-    if text_cols or any(c in header for c in DEFAULT_TEXT_COLUMNS):
+    if text_cols or any(c in header for c in TEXT_COLUMNS):
         return "reports"
     return "labels"
+
+
+def report_source(path: str, args: argparse.Namespace) -> ReportSource:
+    """The reports of ``path``; a CSV in CheXpert's layout is read by its ``Path`` and ``Reports`` columns.
+
+    CheXpert's names are ours: when no ``--id-col``/``--text-col`` is given and none
+    of our default columns is there, ``Path`` is the id and ``Reports`` the text.
+    """
+    id_col, text_cols = args.id_col, list(args.text_col)
+    header: list[str] = []
+    p = Path(path)
+    if p.is_file() and p.suffix.lower() not in JSONL_SUFFIXES:
+        try:
+            header = csv_header(path)
+        except InputError:
+            header = []  # the reader names what is wrong
+    if id_col is None and "Path" in header and not any(c in header for c in DEFAULT_ID_COLUMNS):
+        id_col = "Path"
+    if not text_cols and "Reports" in header and not any(c in header for c in DEFAULT_TEXT_COLUMNS):
+        text_cols = ["Reports"]
+    return ReportSource(path, id_col=id_col, text_cols=text_cols, encoding_errors=args.encoding_errors)
 
 
 def _scheme_columns(rules: RuleSet) -> dict[str, list[str]]:
@@ -82,9 +111,7 @@ def label_reports(
     rules = load_rules(args.rules)
     scheme = args.scheme or choose_scheme(_scheme_columns(rules), theirs.columns, label_map)
     labeler = Labeler(rules, scheme=scheme)
-    source = ReportSource(
-        args.ours, id_col=args.id_col, text_cols=args.text_col, encoding_errors=args.encoding_errors
-    )
+    source = report_source(args.ours, args)
     total = source.check()
     builder = TableBuilder(
         args.ours, f"reports, labeled ({scheme} scheme)", labeler.columns(), with_evidence=True
@@ -122,9 +149,7 @@ class ReportsEvidence:
         labeler = Labeler(rules, scheme=scheme)
         out: dict[str, dict[str, tuple[Mention, ...]]] = {}
         for path in args.reports:
-            source = ReportSource(
-                path, id_col=args.id_col, text_cols=args.text_col, encoding_errors=args.encoding_errors
-            )
+            source = report_source(path, args)
             source.check()
             wanted = (r for r in source.reports() if r.id in ids and r.id not in out)
             for rid, _, evidence in _labeled(labeler, wanted):
@@ -151,8 +176,7 @@ def print_table(c: Comparison, out: TextIO) -> None:
         n = r.n if c.basis == "exact" else r.presence.n
         line = f"{r.label:<{width}}{n:>6}{f(r.agreement):>8}{f(k.value):>8}{ci:>16}"
         if ref:
-            s = r.presence.scores
-            line += f"{f(s.precision):>7}{f(s.recall):>7}{f(s.f1):>7}"
+            line += "".join(f"{'n/a' if v is None else f(v):>7}" for v in r.presence.scores.shown())
         out.write(line + f"{r.disagreements:>8}\n")
     o = c.overall
     line = (
@@ -161,9 +185,7 @@ def print_table(c: Comparison, out: TextIO) -> None:
     )
     if ref:
         p = o["presence"]
-        line += (
-            f"; F1 micro {f(p['f1_micro'])} macro {f(p['f1_macro'])} ({len(p['labels_in_average'])} labels)"
-        )
+        line += f"; F1 micro {f(p['f1_micro'])} macro {f(p['f1_macro'])} ({average_scope(p)})"
     out.write(line + "\n")
 
 
@@ -173,7 +195,7 @@ def run_compare(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     for option, value in (("--bootstrap", args.bootstrap), ("--min-pos", args.min_pos), ("--top", args.top)):
         if value < 0:
             raise ReportlabError(f"{option} must be 0 or more, got {value}")
-    theirs = read_labels(args.theirs, id_col=args.their_id_col)
+    theirs = read_labels(args.theirs, id_col=args.their_id_col, option="--their-id-col")
     label_map = read_label_map(args.map) if args.map else None
     provider = None
     if ours_kind(args.ours, args.text_col) == "reports":

@@ -124,6 +124,17 @@ class Kappa:
         return {"kappa": self.value, "kappa_ci": list(self.ci) if self.ci else None}
 
 
+def average_scope(presence: dict[str, Any]) -> str:
+    """What the micro/macro P/R/F1 cover: "over N labels; M left out by --min-pos K[; U with none]"."""
+    n = presence.get("labels_averaged", len(presence.get("labels_in_average", [])))
+    below = len(presence.get("labels_below_min_pos", []))
+    undefined = len(presence.get("labels_undefined", []))
+    text = f"over {n} label{'s' if n != 1 else ''}; {below} left out by --min-pos {presence.get('min_pos')}"
+    if undefined:
+        text += f"; {undefined} with no positives (n/a)"
+    return text
+
+
 @dataclass(frozen=True)
 class Presence:
     """Presence figures of one label (``true`` = theirs)."""
@@ -152,7 +163,8 @@ class Presence:
             **self.kappa.to_dict(),
         }
         if reference:
-            out.update(precision=s.precision, recall=s.recall, f1=s.f1, in_average=self.in_average)
+            precision, recall, f1 = s.shown()  # None (JSON null) when no positives on either side
+            out.update(precision=precision, recall=recall, f1=f1, in_average=self.in_average)
         return out
 
 
@@ -378,7 +390,7 @@ def _table(obj: TableLike, *, id_col: str | None, name: str) -> LabelTable:
     if isinstance(obj, LabelTable):
         return obj
     if isinstance(obj, str | os.PathLike):
-        return read_labels(obj, id_col=id_col)
+        return read_labels(obj, id_col=id_col, option=f"{name.strip('<>')}_id_col=")
     if isinstance(obj, Mapping):
         return table_from_mapping(obj, name=name)
     raise TypeError(f"expected a LabelTable, a path or a mapping of id -> labels, got {type(obj).__name__}")
@@ -663,7 +675,7 @@ class _Comparer:
                 scores=pt.scores,
                 agreement=metrics.agreement(pt.presence_confusion),
                 kappa=with_ci(metrics.kappa(pt.tp_codes, pt.op_codes, 2), p_samples),
-                in_average=s.reference and their_pos >= s.min_pos,
+                in_average=s.reference and their_pos >= s.min_pos and pt.scores.defined,
             )
             results.append(
                 LabelResult(
@@ -751,11 +763,21 @@ class _Comparer:
         }
 
     def _presence_averages(self, results: Sequence[LabelResult]) -> dict[str, Any]:
-        """Micro and macro P/R/F1 over the labels with at least ``min_pos`` reference positives."""
+        """Micro and macro P/R/F1 over the labels with at least ``min_pos`` reference positives.
+
+        A label with no positives on either side has no P/R/F1 and is never averaged;
+        ``labels_averaged`` counts the labels in the averages, ``labels_below_min_pos``
+        lists those left out by ``min_pos`` (their P/R/F1 defined) and ``labels_undefined``
+        those without positives.
+        """
         eligible = [r.presence.scores for r in results if r.presence.in_average]
         tp = sum(e.tp for e in eligible)
+        below = [r.label for r in results if r.presence.scores.defined and not r.presence.in_average]
         return {
             "labels_in_average": [r.label for r in results if r.presence.in_average],
+            "labels_averaged": len(eligible),
+            "labels_below_min_pos": below,
+            "labels_undefined": [r.label for r in results if not r.presence.scores.defined],
             "min_pos": self.s.min_pos,
             "precision_micro": _ratio(tp, sum(e.tp + e.fp for e in eligible)),
             "recall_micro": _ratio(tp, sum(e.tp + e.fn for e in eligible)),

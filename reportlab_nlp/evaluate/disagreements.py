@@ -102,7 +102,13 @@ def read_disagreements(path: str | Path) -> list[Disagreement]:
             raise LabelFileError(f"{name}: the file is empty (expected the header of disagreements.csv)")
         for column in REQUIRED:
             if column not in header:
-                raise ColumnNotFoundError(name, "disagreements", column, header)
+                raise ColumnNotFoundError(
+                    name,
+                    "disagreements",
+                    column,
+                    header,
+                    hint=f"--verdicts reads a disagreements.csv written by compare ({', '.join(REQUIRED)})",
+                )
         for row_no, row in enumerate(reader, start=2):
             cells = {k.strip(): (v or "") for k, v in row.items() if k is not None}
             verdict = cells.get("verdict", "").strip().lower()

@@ -149,7 +149,9 @@ def interval(samples: FloatArray, confidence: float = 0.95) -> tuple[float, floa
 class PresenceScores:
     """Counts and precision, recall, F1 for "present", with ``true`` as the reference.
 
-    As ``score.py``: a ratio with a zero denominator is 0.0.
+    As ``score.py``: a ratio with a zero denominator is 0.0. A label with no
+    positives on either side (no TP, FP or FN) has no precision, recall or F1
+    at all: :attr:`defined` is False and :meth:`shown` gives None for each.
     """
 
     tp: int
@@ -169,6 +171,17 @@ class PresenceScores:
     def f1(self) -> float:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def defined(self) -> bool:
+        """Whether P/R/F1 mean anything: some report is present on one side or the other."""
+        return self.tp + self.fp + self.fn > 0
+
+    def shown(self) -> tuple[float | None, float | None, float | None]:
+        """Precision, recall and F1 as reported: None for each when undefined (shown as n/a)."""
+        if not self.defined:
+            return None, None, None
+        return self.precision, self.recall, self.f1
 
 
 def presence_scores(true: NDArray[np.bool_], pred: NDArray[np.bool_]) -> PresenceScores:

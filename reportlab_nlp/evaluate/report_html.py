@@ -21,7 +21,7 @@ from typing import Any
 
 from .._version import __version__
 from ..types import LabelValue
-from .compare import KINDS, Comparison, Disagreement, LabelResult
+from .compare import KINDS, Comparison, Disagreement, LabelResult, average_scope
 from .conventions import DESCRIPTIONS
 from .metrics import VALUE_NAMES, VALUE_ORDER
 
@@ -43,6 +43,11 @@ def pct(value: float | None) -> str:
 
 def num(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+def na(value: float | None, digits: int = 3) -> str:
+    """A precision, recall or F1: ``n/a`` when undefined (no positives on either side)."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def kappa_text(value: float | None, ci: Sequence[float] | None) -> str:
@@ -139,9 +144,12 @@ def agreement_chart(results: Sequence[LabelResult], *, reference: bool, basis: s
 
         if reference:
             ax = axes[2]
-            f1s = [r.presence.scores.f1 for r in results]
-            ax.barh(ys, f1s, color=F1_COLOR, height=0.7)
+            f1s = [r.presence.scores.shown()[2] for r in results]
+            ax.barh(ys, [f or 0.0 for f in f1s], color=F1_COLOR, height=0.7)
             for y, f in zip(ys, f1s, strict=True):
+                if f is None:  # no positives on either side: F1 is undefined
+                    ax.text(0.01, y, "n/a", va="center", ha="left", color="#777777", fontsize=7)
+                    continue
                 inside = f >= 0.12  # white on the bar, or dark beside a short one
                 x, color = (0.01, "white") if inside else (f + 0.01, "#333333")
                 ax.text(x, y, f"{f:.2f}", va="center", ha="left", color=color, fontsize=7)
@@ -275,7 +283,11 @@ def _overview(c: Comparison) -> str:
         (num(o["kappa_macro"]), "Cohen's kappa (macro)"),
     ]
     if c.settings.reference:
-        cards += [(num(presence.get("f1_micro")), "F1 micro"), (num(presence.get("f1_macro")), "F1 macro")]
+        scope = average_scope(presence)
+        cards += [
+            (num(presence.get("f1_micro")), f"F1 micro ({scope})"),
+            (num(presence.get("f1_macro")), f"F1 macro ({scope})"),
+        ]
     cards.append((f"{len(c.disagreements):,}", "disagreements"))
     card_html = "".join(
         f'<div class="card"><div class="v">{esc(v)}</div><div class="k">{esc(k)}</div></div>'
@@ -358,17 +370,14 @@ def _summary_table(c: Comparison) -> str:
             f'<td class="n {_kappa_class(k.value)}">{kappa_text(k.value, k.ci)}</td>',
         ]
         if ref:
-            mark = (
-                ""
-                if p.in_average
-                else ' title="fewer reference positives than --min-pos: not in micro/macro"'
-            )
+            if not p.scores.defined:
+                mark = ' title="no positives on either side: precision, recall and F1 are undefined"'
+            elif not p.in_average:
+                mark = ' title="fewer reference positives than --min-pos: not in micro/macro"'
+            else:
+                mark = ""
             style = "" if p.in_average else ' style="color:#8a94a3"'
-            cells += [
-                f'<td class="n"{style}{mark}>{num(p.scores.precision)}</td>',
-                f'<td class="n"{style}{mark}>{num(p.scores.recall)}</td>',
-                f'<td class="n"{style}{mark}>{num(p.scores.f1)}</td>',
-            ]
+            cells += [f'<td class="n"{style}{mark}>{na(v)}</td>' for v in p.scores.shown()]
         cells += [f'<td class="n">{r.disagreements:,}</td>', f'<td class="n">{reviewed:,}</td>']
         rows.append("<tr>" + "".join(cells) + "</tr>")
     o = c.overall
@@ -391,10 +400,13 @@ def _summary_table(c: Comparison) -> str:
     note = ""
     if ref:
         included = len(pres.get("labels_in_average", []))
+        below = len(pres.get("labels_below_min_pos", []))
+        undefined = len(pres.get("labels_undefined", []))
         note = (
             f"<p class='muted'>Micro and macro P, R and F1 cover the {included} labels with at least "
-            f"{c.settings.min_pos} reference positives (greyed rows are left out), as <code>score.py</code> "
-            "does; "
+            f"{c.settings.min_pos} reference positives (greyed rows are left out: {below} by "
+            f"<code>--min-pos</code>, {undefined} with no positives on either side, whose P, R and F1 "
+            "are undefined: n/a), as <code>score.py</code> does; "
             f"agreement and kappa cover all {len(c.labels)} labels. Their + and Our + count reports "
             f"present for presence (ours: 1{' or -1' if c.settings.our_uncertain == 'present' else ''}).</p>"
         )

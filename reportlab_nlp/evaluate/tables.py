@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ColumnNotFoundError, EncodingError, LabelFileError
-from ..io.readers import DEFAULT_ID_COLUMNS, first_bad_utf8, json_objects
+from ..io.readers import DEFAULT_ID_COLUMNS, DEFAULT_TEXT_COLUMNS, first_bad_utf8, json_objects
 from ..io.tables import Table
 from ..types import LabelValue, Mention
 from .conventions import ColumnConvention, format_rows, read_column
@@ -236,18 +236,38 @@ def is_long(header: Sequence[str]) -> bool:
     return all(c in lowered for c in LONG_COLUMNS)
 
 
-def pick_id_column(path: str, header: Sequence[str], id_col: str | None) -> str:
+ID_COLUMNS: tuple[str, ...] = (*DEFAULT_ID_COLUMNS, "Path")
+"""Id columns found without ``--id-col``: ours, then CheXpert's (``Path``, the image its labels are of)."""
+
+TEXT_COLUMNS: tuple[str, ...] = (*DEFAULT_TEXT_COLUMNS, "Reports")
+"""Report text columns: ours, then the CheXpert labeler's ``Reports``; never label columns."""
+
+
+def pick_id_column(path: str, header: Sequence[str], id_col: str | None, option: str = "--id-col") -> str:
+    """The id column of a table: ``id_col``, else the first of :data:`ID_COLUMNS` in the header.
+
+    A missing one is a :class:`ColumnNotFoundError` naming ``option`` and the columns found.
+    """
     if id_col is not None:
         if id_col not in header:
-            raise ColumnNotFoundError(path, "id", id_col, header)
+            raise ColumnNotFoundError(path, "id", id_col, header, option=option)
         return id_col
-    for c in DEFAULT_ID_COLUMNS:
+    for c in ID_COLUMNS:
         if c in header:
             return c
-    raise ColumnNotFoundError(path, "id", DEFAULT_ID_COLUMNS[0], header)
+    raise ColumnNotFoundError(
+        path,
+        "id",
+        DEFAULT_ID_COLUMNS[0],
+        header,
+        option=option,
+        hint=f"without {option} the first of {', '.join(ID_COLUMNS)} is used",
+    )
 
 
-def read_labels(path: str | os.PathLike[str], *, id_col: str | None = None) -> LabelTable:
+def read_labels(
+    path: str | os.PathLike[str], *, id_col: str | None = None, option: str = "--id-col"
+) -> LabelTable:
     """Read a file of labels: wide or long CSV/TSV, or our JSONL.
 
     Parameters
@@ -257,7 +277,10 @@ def read_labels(path: str | os.PathLike[str], *, id_col: str | None = None) -> L
         other name as CSV (TSV when tabs outnumber commas in the header).
     id_col
         The id column (default: the first of ``report_id``, ``id``, ``uid``,
-        ``study_id``, ``accession_number``; for JSONL, ``id``).
+        ``study_id``, ``accession_number`` and CheXpert's ``Path``; for JSONL, ``id``).
+        Report text columns (``text``, ..., CheXpert's ``Reports``) are not labels.
+    option
+        The option that sets ``id_col``, named in the error when the column is missing.
 
     Raises
     ------
@@ -275,8 +298,8 @@ def read_labels(path: str | os.PathLike[str], *, id_col: str | None = None) -> L
         dups = sorted({h for h in header if header.count(h) > 1})
         raise LabelFileError(f"{name}: line 1: repeated column names: {', '.join(repr(d) for d in dups)}")
     if is_long(header):
-        return _read_long(p, name, header, id_col)
-    return _read_wide(p, name, header, id_col)
+        return _read_long(p, name, header, id_col, option)
+    return _read_wide(p, name, header, id_col, option)
 
 
 def _rows(p: Path, name: str) -> Iterable[tuple[int, list[str]]]:
@@ -285,10 +308,10 @@ def _rows(p: Path, name: str) -> Iterable[tuple[int, list[str]]]:
         yield from table.rows()
 
 
-def _read_wide(p: Path, name: str, header: list[str], id_col: str | None) -> LabelTable:
-    id_column = pick_id_column(name, header, id_col)
+def _read_wide(p: Path, name: str, header: list[str], id_col: str | None, option: str) -> LabelTable:
+    id_column = pick_id_column(name, header, id_col, option)
     id_index = header.index(id_column)
-    columns = [h for h in header if h != id_column]
+    columns = [h for h in header if h != id_column and h not in TEXT_COLUMNS]
     if not columns:
         raise LabelFileError(f"{name}: no label columns besides the id column {id_column!r}")
     builder = TableBuilder(name, "wide CSV", columns)
@@ -308,12 +331,12 @@ def _read_wide(p: Path, name: str, header: list[str], id_col: str | None) -> Lab
     return builder.build(id_column=id_column)
 
 
-def _read_long(p: Path, name: str, header: list[str], id_col: str | None) -> LabelTable:
+def _read_long(p: Path, name: str, header: list[str], id_col: str | None, option: str) -> LabelTable:
     lowered = [h.lower() for h in header]
     label_index = lowered.index("label")
     value_index = lowered.index("value")
     candidates = [h for i, h in enumerate(header) if i not in (label_index, value_index)]
-    id_column = pick_id_column(name, candidates, id_col)
+    id_column = pick_id_column(name, candidates, id_col, option)
     id_index = header.index(id_column)
     ids: list[str] = []
     id_rows: dict[str, int] = {}
@@ -412,6 +435,8 @@ def normalise_name(name: str) -> str:
 
 
 __all__ = [
+    "ID_COLUMNS",
+    "TEXT_COLUMNS",
     "Evidence",
     "LabelTable",
     "TableBuilder",

@@ -48,10 +48,10 @@ REPORTS = [
 class ExplodingLabeler(reportlab_nlp.Labeler):
     """A real labeler that raises on any report containing BOOM (as a bug in a stage would)."""
 
-    def label(self, text: str, *, id: str = "") -> reportlab_nlp.ReportLabels:
+    def label_all(self, text: str, *, id: str = "") -> reportlab_nlp.ReportLabels:
         if "BOOM" in text:
             raise ValueError(f"stage broke on {text[:30]!r}")
-        return super().label(text, id=id)
+        return super().label_all(text, id=id)
 
     def pipe_with(
         self, items: Iterable[tuple[str | Report, T]], *, batch_size: int = 64
