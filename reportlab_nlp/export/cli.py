@@ -328,6 +328,11 @@ def cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: 
         f"reportlab-nlp: exported {result.n_reports} reports ({result.n_studies} studies) as "
         f"{', '.join(formats)} to {args.out} in {elapsed:.1f} s; run {provenance.run_id}\n"
     )
+    if "midrc" in formats and args.midrc_annotation_name == DEFAULT_ANNOTATION_NAME:
+        stderr.write(
+            f"reportlab-nlp: note: MIDRC annotation_name {DEFAULT_ANNOTATION_NAME!r} is a placeholder that "
+            "MIDRC rejects; register a name and pass --midrc-annotation-name (docs/exports.md)\n"
+        )
     if manifest is not None or result.log.entries:
         stderr.write(
             f"reportlab-nlp: study linkage: {result.log.summary()}; "

@@ -11,17 +11,20 @@ commons' submission portal:
   ``case_ids``, ``annotation_name``, ``annotation_method``
   (``Retrospective_auto``), ``annotator_id``, ``data_category``
   (``annotation_file``), ``data_format`` (``JSON`` or ``CSV``), ``data_type``
-  (``Other Annotation``), ``file_name``, ``file_size`` and ``md5sum``;
+  (``External Annotation``: not validated by MIDRC's experts), ``file_name``,
+  ``file_size`` and ``md5sum``;
 - ``annotation.tsv``: one row per study: ``type`` (``annotation``),
   ``submitter_id``, the links ``imaging_studies.submitter_id`` and
   ``annotation_files.submitter_id``, ``case_ids``, ``annotation_method``,
-  ``annotator_id`` and ``software_version``.
+  ``annotator_id``, ``software_version`` and ``class_covid19_pneumonia``.
 
 Field names and enumerated values follow the MIDRC data dictionary's
-``annotation`` and ``annotation_file`` node schemas (see docs/exports.md for
-the version); ``tests/data/midrc_nodes.json`` is the contract the tests check
-the TSVs against. ``annotation_name`` is an enumeration of names that MIDRC
-assigns: pass the registered name with ``--midrc-annotation-name``.
+``annotation`` and ``annotation_file`` node schemas; :mod:`.gen3` turns the TSV
+rows into the JSON documents Gen3's submission service builds and validates
+them against a copy of the dictionary (the tests use the vendored one in
+``../shared/vendor/midrc_dictionary``). ``annotation_name`` is an enumeration
+of names that MIDRC assigns: pass the registered name with
+``--midrc-annotation-name``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from .tables import LONG_CSV_COLUMNS, STUDY_COLUMNS, evidence_json
 
 ANNOTATION_METHOD = "Retrospective_auto"
 DATA_CATEGORY = "annotation_file"
-DATA_TYPE = "Other Annotation"
+DATA_TYPE = "External Annotation"
+"""The dictionary's ``data_type``: ``Internal Annotation`` is for annotations MIDRC's experts validated."""
 ANNOTATOR_ID = TOOLKIT
 DEFAULT_ANNOTATION_NAME = "reportlab_nlp_labels"
 

@@ -190,6 +190,7 @@ def run_export(
     staging = _Staging(options.out_dir, provenance.run_id)
     tables: list[TableWriter] = []
     by_study: dict[str, tuple[StudyLink, list[LabeledReport]]] = {}
+    study_uids: set[str] = set()  # every linked study, whatever the formats
     n = 0
     try:
         for fmt, cls in (
@@ -207,6 +208,7 @@ def run_export(
             fhir_dir.mkdir()
         for report in link_reports(reports, options.manifest, log):
             n += 1
+            study_uids.update(link.study_uid for link in report.studies)
             for t in tables:
                 t.write(report)
             if "fhir" in formats and codes is not None:
@@ -240,7 +242,7 @@ def run_export(
 
             write_study_srs(by_study, staging.path(OUTPUT_NAMES["dicom-sr"]), provenance, codes, headers)
         with AtomicFile(staging.path(PROVENANCE_FILE)) as out:
-            record = {**provenance.to_dict(), "formats": formats, "reports": n, "studies": len(by_study)}
+            record = {**provenance.to_dict(), "formats": formats, "reports": n, "studies": len(study_uids)}
             if options.manifest is not None:
                 record["manifest"] = Path(options.manifest.path).name
             json.dump(record, out.handle, indent=1)
@@ -252,7 +254,7 @@ def run_export(
             t.abort()
         staging.abort()
         raise
-    return ExportResult(options.out_dir, written, log, n, len(by_study))
+    return ExportResult(options.out_dir, written, log, n, len(study_uids))
 
 
 __all__ = [

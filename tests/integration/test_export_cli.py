@@ -212,6 +212,21 @@ def test_label_with_manifest_then_export_the_labels_file(corpus: Path, tmp_path:
     assert found["r1"] == labeled({k: LabelValue.parse(v) for k, v in by_id["r1"]["labels"].items()})
 
 
+def test_a_labels_file_export_counts_its_studies(corpus: Path, tmp_path: Path) -> None:
+    # issue 18: "exported 5 reports (0 studies)" and provenance "studies": 0 for a table-only
+    # export of a labels file whose records carry their studies
+    labels = tmp_path / "labels.jsonl"
+    code, _, err = run(
+        "label", str(corpus / "reports.csv"), "--manifest", str(corpus / "studies.csv"), "--out", str(labels)
+    )
+    assert code == 0, err
+    out = tmp_path / "tables"
+    code, _, err = run("export", str(labels), "--to", "jsonl", "--to", "csv-wide", "--out", str(out))
+    assert code == 0, err
+    assert "exported 4 reports (3 studies)" in err
+    assert json.loads((out / "provenance.json").read_text(encoding="utf-8"))["studies"] == 3
+
+
 @pytest.mark.parametrize(
     ("manifest", "needles"),
     [

@@ -1,22 +1,22 @@
-"""MIDRC export: the TSVs against a copy of the annotation / annotation_file node schemas.
+"""MIDRC export: every TSV row, as the JSON Gen3 builds from it, against the MIDRC dictionary itself.
 
-tests/data/midrc_nodes.json is the contract: field names, links, required
-fields and allowed values written from the MIDRC data dictionary (see its
-"about" and docs/exports.md).
+The node schemas are the vendored copy of the MIDRC data dictionary in
+../shared/vendor/midrc_dictionary (commit and licence in its README); the
+tests skip, saying so, when that folder or ``dictionaryutils`` is absent.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from reportlab_nlp.export.gen3 import Gen3Dictionary, load_dictionary, row_to_document, validate_rows
 from reportlab_nlp.export.manifest import StudyLink
 from reportlab_nlp.export.midrc import (
+    DATA_TYPE,
     DEFAULT_ANNOTATION_NAME,
     MidrcOptions,
     read_tsv,
@@ -28,44 +28,24 @@ from reportlab_nlp.export.records import LabeledReport
 from reportlab_nlp.rules import RuleSet
 from reportlab_nlp.types import LabelValue
 
-CONTRACT = json.loads(
-    (Path(__file__).resolve().parents[1] / "data" / "midrc_nodes.json").read_text(encoding="utf-8")
-)
+SCHEMAS = Path(__file__).resolve().parents[2] / ".." / "shared" / "vendor" / "midrc_dictionary" / "schemas"
 S1 = StudyLink("2.25.1001", "C1", "ACC1", "CR", "CHEST", "2020-01-02")
 S2 = StudyLink("2.25.1002", "C2", None, None, None, None)
+REGISTERED = "midrc_mdai_chestxr"
+"""A name of the dictionary's annotation_name enumeration, standing in for the one MIDRC registers."""
 
 
-def violations(node: str, rows: list[dict[str, str]]) -> list[str]:
-    """Where the TSV rows break the node's contract (column names, links, required fields, values)."""
-    schema: dict[str, Any] = CONTRACT["nodes"][node]
-    props: dict[str, Any] = schema["properties"]
-    out = []
-    for i, row in enumerate(rows, start=2):
-        for column, value in row.items():
-            if column.endswith(".submitter_id"):
-                if column.split(".")[0] not in schema["links"]:
-                    out.append(f"row {i}: unknown link {column}")
-                continue
-            if column not in props:
-                out.append(f"row {i}: unknown field {column}")
-                continue
-            if value == "":
-                continue
-            spec = props[column]
-            if "enum" in spec and value not in spec["enum"]:
-                out.append(f"row {i}: {column}={value!r} not in enum")
-            if "const" in spec and value != spec["const"]:
-                out.append(f"row {i}: {column}={value!r} != {spec['const']!r}")
-            if spec.get("type") == "integer" and not re.fullmatch(r"\d+", value):
-                out.append(f"row {i}: {column} not an integer")
-            if "pattern" in spec and not re.fullmatch(spec["pattern"], value):
-                out.append(f"row {i}: {column} does not match {spec['pattern']}")
-        for name in schema["required"]:
-            if not row.get(name):
-                out.append(f"row {i}: required {name} missing")
-        if not any(c.endswith(".submitter_id") and v for c, v in row.items()):
-            out.append(f"row {i}: no link to a parent node")
-    return out
+@pytest.fixture(scope="module")
+def midrc() -> Gen3Dictionary:
+    if not (SCHEMAS / "annotation.yaml").is_file():
+        pytest.skip(f"the vendored MIDRC dictionary is absent ({SCHEMAS.resolve()})")
+    pytest.importorskip("dictionaryutils", reason="dictionaryutils (dev extra) loads the MIDRC dictionary")
+    return load_dictionary(SCHEMAS)
+
+
+def without_placeholder(problems: list[str]) -> list[str]:
+    """The problems other than the default (unregistered) annotation_name's."""
+    return [p for p in problems if f"annotation_name: {DEFAULT_ANNOTATION_NAME!r} is not one of" not in p]
 
 
 @pytest.fixture
@@ -84,16 +64,18 @@ def studies(rules: RuleSet) -> dict[str, tuple[StudyLink, list[LabeledReport]]]:
     return {S1.study_uid: (S1, [r1, r1b]), S2.study_uid: (S2, [r2])}
 
 
-def test_tsvs_follow_the_node_schemas(tmp_path: Path, studies, provenance) -> None:
+def test_tsvs_validate_against_the_dictionary(tmp_path: Path, studies, provenance, midrc) -> None:
     out = tmp_path / "midrc"
-    annotation_tsv, file_tsv = write_midrc(studies, out, provenance, MidrcOptions(project_id="Open-A1"))
+    options = MidrcOptions(annotation_name=REGISTERED, project_id="Open-A1")
+    annotation_tsv, file_tsv = write_midrc(studies, out, provenance, options)
     annotations, files = read_tsv(annotation_tsv), read_tsv(file_tsv)
-    assert violations("annotation", annotations) == []
-    # annotation_name is an enumeration of names MIDRC assigns: the only permitted
-    # difference is the placeholder name until one is registered and passed
-    assert violations("annotation_file", files) == [
-        f"row {i}: annotation_name={DEFAULT_ANNOTATION_NAME!r} not in enum" for i in (2, 3)
-    ]
+    assert validate_rows(midrc, annotations) == []
+    assert validate_rows(midrc, files) == []
+    # what Gen3 builds: typed values and links as lists of {"submitter_id": ...}
+    doc = row_to_document(files[0], midrc.node("annotation_file"))
+    assert doc["file_size"] == int(files[0]["file_size"]) and doc["case_ids"] == ["C1"]
+    assert doc["imaging_studies"] == [{"submitter_id": S1.study_uid}]
+    assert DATA_TYPE == "External Annotation"
     assert [a["imaging_studies.submitter_id"] for a in annotations] == [S1.study_uid, S2.study_uid]
     assert [a["case_ids"] for a in annotations] == ["C1", "C2"]
     assert {a["annotation_method"] for a in annotations + files} == {"Retrospective_auto"}
@@ -107,11 +89,20 @@ def test_tsvs_follow_the_node_schemas(tmp_path: Path, studies, provenance) -> No
         assert (f["data_category"], f["data_format"], f["data_type"]) == (
             "annotation_file",
             "JSON",
-            "Other Annotation",
+            "External Annotation",
         )
         data = (out / f["file_name"]).read_bytes()
         assert int(f["file_size"]) == len(data)
         assert f["md5sum"] == hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def test_the_default_annotation_name_is_the_only_rejection(tmp_path: Path, studies, provenance, midrc):
+    # annotation_name is an enumeration of names MIDRC assigns: until one is registered and
+    # passed with --midrc-annotation-name, the placeholder is rejected, and nothing else is
+    annotation_tsv, file_tsv = write_midrc(studies, tmp_path / "midrc", provenance, MidrcOptions())
+    problems = validate_rows(midrc, read_tsv(file_tsv))
+    assert len(problems) == 2 and without_placeholder(problems) == []
+    assert validate_rows(midrc, read_tsv(annotation_tsv)) == []
 
 
 def test_label_files_hold_every_label_of_every_report(tmp_path: Path, studies, provenance) -> None:
@@ -128,13 +119,13 @@ def test_label_files_hold_every_label_of_every_report(tmp_path: Path, studies, p
     assert "project_id" not in read_tsv(out / "annotation.tsv")[0]
 
 
-def test_csv_label_files(tmp_path: Path, studies, provenance) -> None:
+def test_csv_label_files(tmp_path: Path, studies, provenance, midrc) -> None:
     out = tmp_path / "midrc"
     # any name from the dictionary's enumeration passes (here one MIDRC registered for another tool)
     options = MidrcOptions(annotation_name="SIFT", data_format="csv")
     _, file_tsv = write_midrc(studies, out, provenance, options)
     files = read_tsv(file_tsv)
-    assert violations("annotation_file", files) == []
+    assert validate_rows(midrc, files) == []
     assert {f["data_format"] for f in files} == {"CSV"}
     text = (out / "files" / f"{S1.study_uid}.csv").read_text(encoding="utf-8")
     assert text.splitlines()[0].startswith("report_id,study_uid,case_id")
@@ -143,7 +134,7 @@ def test_csv_label_files(tmp_path: Path, studies, provenance) -> None:
     )
 
 
-def test_the_contract_check_catches_mistakes() -> None:
+def test_the_validation_catches_mistakes(midrc) -> None:
     row = {
         "type": "annotation",
         "submitter_id": "x",
@@ -152,14 +143,23 @@ def test_the_contract_check_catches_mistakes() -> None:
         "nonsense": "1",
         "bogus_link.submitter_id": "y",
     }
-    problems = violations("annotation", [row])
-    assert "row 2: annotation_method='Automatic' not in enum" in problems
-    assert "row 2: unknown field nonsense" in problems
-    assert "row 2: unknown link bogus_link.submitter_id" in problems
-    assert violations("annotation_file", [{"type": "annotation_file", "md5sum": "XYZ"}])
+    problems = "\n".join(validate_rows(midrc, [row]))
+    assert "annotation_method: 'Automatic' is not one of" in problems
+    assert "'bogus_link', 'nonsense' were unexpected" in problems
+    bad_file = {"type": "annotation_file", "md5sum": "XYZ", "file_size": "12kB", "cases.submitter_id": "C1"}
+    problems = "\n".join(validate_rows(midrc, [bad_file]))
+    assert "md5sum: 'XYZ' does not match" in problems
+    assert "file_size: '12kB' is not of type 'integer'" in problems
+    assert "'data_type' is a required property" in problems
+    assert validate_rows(midrc, [{"type": "annotation", "submitter_id": "x"}]) == [
+        "row 2: needs a link to one of: "
+        + ", ".join(s["name"] for s in midrc.node("annotation")["links"][0]["subgroup"])
+    ]
+    with pytest.raises(Exception, match="no node 'nonsense'"):
+        validate_rows(midrc, [{"type": "nonsense"}])
 
 
-def test_rsna_category_fills_class_covid19_pneumonia(tmp_path: Path, provenance) -> None:
+def test_rsna_category_fills_class_covid19_pneumonia(tmp_path: Path, provenance, midrc) -> None:
     import reportlab_nlp
     from reportlab_nlp.export.records import from_result
 
@@ -179,4 +179,4 @@ def test_rsna_category_fills_class_covid19_pneumonia(tmp_path: Path, provenance)
     rows = {r["imaging_studies.submitter_id"]: r for r in read_tsv(annotation_tsv)}
     assert rows[S1.study_uid]["class_covid19_pneumonia"] == "typical"
     assert rows[S2.study_uid]["class_covid19_pneumonia"] == ""
-    assert violations("annotation", list(rows.values())) == []
+    assert validate_rows(midrc, list(rows.values())) == []
