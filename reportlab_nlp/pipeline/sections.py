@@ -7,13 +7,18 @@ section (read). Headers come from ``rules/sections.yaml``.
 
 from __future__ import annotations
 
+import re
+
 from spacy.tokens import Doc
 
-from ..rules import RuleSet, phrase_regex
+from ..rules import RuleSet, compile_pattern, expand_macros, phrase_regex
 from ..types import Section
-from .matching import TriggerIndex, leftmost_longest, lower_same_length
+from .matching import Hit, TriggerIndex, leftmost_longest, lower_same_length
 
 NAME = "rl_sections"
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
+_TITLE_SEP = r"[ \t,/&()-]+"
 
 
 class SectionDetector:
@@ -26,6 +31,7 @@ class SectionDetector:
 
     def __init__(self, rules: RuleSet) -> None:
         self.read = {s.category: s.read for s in rules.sections}
+        self.body_part = {s.category for s in rules.sections if s.body_part}
         entries = [
             (phrase_regex(h, plural=False), (s.category, False))
             for s in rules.sections
@@ -45,6 +51,7 @@ class SectionDetector:
                     )
                 )
         self.index: TriggerIndex[tuple[str, bool]] = TriggerIndex(entries)
+        self.titles = _title_regexes(rules)
 
     def find(self, text: str) -> tuple[Section, ...]:
         """Return the sections of ``text`` (pure function of the text)."""
@@ -53,7 +60,7 @@ class SectionDetector:
         current: tuple[str, str, int, int] | None = None  # category, header, hstart, hend
         if ":" in text or "\n" in text or " - " in text or "." in text:
             low = lower_same_length(text)
-            for hit in leftmost_longest(self.index.find(text, low)):
+            for hit in leftmost_longest(self.index.find(text, low) + self._titles(text)):
                 hstart, hend = hit.start, hit.end
                 if hstart < last_end:
                     continue
@@ -65,7 +72,39 @@ class SectionDetector:
                 current = (category, text[hstart:hend], hstart, hend)
                 last_end = body_start
         sections.append(self._make(current, last_end, len(text)))
-        return tuple(s for s in sections if s.end > s.start or s.header)
+        return tuple(s for s in self._split_at_blank_lines(text, sections) if s.end > s.start or s.header)
+
+    def _titles(self, text: str) -> list[Hit[tuple[str, bool]]]:
+        """Exam-title lines ("PORTABLE AP CHEST RADIOGRAPH:"), as hits of their body part's header."""
+        if self.titles is None:
+            return []
+        line, parts = self.titles
+        hits: list[Hit[tuple[str, bool]]] = []
+        for m in line.finditer(text):
+            for part, category in parts:
+                if part.search(m.group(1)):
+                    hits.append(Hit(m.start(1), m.end(1), (category, True)))
+                    break
+        return hits
+
+    def _split_at_blank_lines(self, text: str, sections: list[Section]) -> list[Section]:
+        """End each skipped section (not a body part) at its first blank line after text of its
+        own; unheaded text after that blank line is a read body section."""
+        out: list[Section] = []
+        for s in sections:
+            if s.read or s.category in self.body_part or s.category == "body":
+                out.append(s)
+                continue
+            first = s.start
+            while first < s.end and text[first].isspace():
+                first += 1
+            m = _BLANK_LINE.search(text, first, s.end)
+            if m is None or not text[m.end() : s.end].strip():
+                out.append(s)
+                continue
+            out.append(Section(s.category, s.start, m.start(), s.header, s.header_start, s.header_end, False))
+            out.append(Section("body", m.start(), s.end, read=True))
+        return out
 
     @staticmethod
     def _header_end(text: str, hstart: int, hend: int, *, period: bool = False) -> int:
@@ -105,3 +144,25 @@ class SectionDetector:
         doc._.rl_text = doc.text
         doc._.rl_sections = self.find(doc._.rl_text)
         return doc
+
+
+def _title_regexes(rules: RuleSet) -> tuple[re.Pattern[str], list[tuple[re.Pattern[str], str]]] | None:
+    """The exam-title line regex and, per body-part header, its regex and category.
+
+    A title line is made only of ``{TITLE_WORD}`` words (``sections.yaml``) and body-part
+    headers (with a side), at the start of a line and ending in a colon; which body part
+    it names decides its section."""
+    if "TITLE_WORD" not in rules.macros:
+        return None
+    parts = [
+        (phrase_regex(h, plural=False), s.category) for s in rules.sections if s.body_part for h in s.headers
+    ]
+    if not parts:
+        return None
+    # the longest header first: "chest radiograph" before "chest"
+    parts.sort(key=lambda p: -len(p[0]))
+    word = expand_macros("{TITLE_WORD}", rules.macros, where=("sections.yaml", "macro TITLE_WORD"))
+    words = rf"(?<![A-Za-z0-9])(?:{word}|right|left|bilateral|both)(?![A-Za-z0-9])"
+    token = "(?:" + "|".join(p for p, _ in parts) + "|" + words + ")"
+    line = compile_pattern(rf"(?im)^[ \t*#>-]*({token}(?:{_TITLE_SEP}{token})*\)?)[ \t]*:")
+    return line, [(compile_pattern(p), c) for p, c in parts]

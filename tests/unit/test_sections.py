@@ -181,6 +181,90 @@ def test_dash_header_in_a_longer_report(detector: SectionDetector) -> None:
     assert [c for c, _, _ in _found(detector, text)] == ["findings", "impression"]
 
 
+@pytest.mark.parametrize(
+    ("header", "category"),
+    [
+        ("REASON FOR EXAM", "indication"),
+        ("HISTORY", "history"),
+        ("INDICATION", "indication"),
+        ("CLINICAL INFORMATION", "history"),
+        ("COMPARISON", "comparison"),
+    ],
+)
+def test_skipped_section_ends_at_a_blank_line(detector: SectionDetector, header: str, category: str) -> None:
+    text = f"{header}: Evaluate for pneumonia.\n\nThe lungs are clear.\n\nIMPRESSION: Normal."
+    assert _found(detector, text) == [
+        (category, header, "Evaluate for pneumonia."),
+        ("body", "", "The lungs are clear."),
+        ("impression", "IMPRESSION", "Normal."),
+    ]
+    assert [s.read for s in detector.find(text)] == [False, True, True]
+
+
+def test_skipped_header_alone_on_its_line_keeps_its_first_paragraph(detector: SectionDetector) -> None:
+    text = "INDICATION:\n\nRule out pneumonia.\n\nThe lungs are clear."
+    assert _found(detector, text) == [
+        ("indication", "INDICATION", "Rule out pneumonia."),
+        ("body", "", "The lungs are clear."),
+    ]
+
+
+def test_skipped_section_without_text_after_its_blank_line_is_kept_whole(detector: SectionDetector) -> None:
+    text = "INDICATION: Cough.\n\n\nIMPRESSION: Normal."
+    assert [c for c, _, _ in _found(detector, text)] == ["indication", "impression"]
+
+
+def test_body_part_section_is_not_split_at_a_blank_line(detector: SectionDetector) -> None:
+    text = "Left knee: Joint effusion.\n\nSevere narrowing.\nChest: Clear lungs."
+    assert _found(detector, text) == [
+        ("other_exam", "Left knee", "Joint effusion.\n\nSevere narrowing."),
+        ("chest", "Chest", "Clear lungs."),
+    ]
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "PORTABLE AP CHEST RADIOGRAPH",
+        "CHEST, AP AND LATERAL",
+        "CHEST (PA AND LAT)",
+        "CHEST 1 VIEW",
+        "CHEST PA AND LATERAL VIEWS",
+        "FRONTAL AND LATERAL CHEST RADIOGRAPHS",
+        "PA AND LATERAL VIEWS OF THE CHEST",
+        "Chest, AP upright portable",
+    ],
+)
+def test_exam_title_line_is_a_read_body_part_header(detector: SectionDetector, title: str) -> None:
+    text = f"COMPARISON: ___.\n{title}:  The heart is enlarged."
+    assert _found(detector, text) == [
+        ("comparison", "COMPARISON", "___."),
+        ("chest", title, "The heart is enlarged."),
+    ]
+    assert detector.find(text)[-1].read
+
+
+def test_exam_title_of_another_body_part_is_skipped(detector: SectionDetector) -> None:
+    text = "LEFT KNEE, 3 VIEWS: Joint effusion.\nCHEST, 2 VIEWS: Clear lungs."
+    sections = detector.find(text)
+    assert [(s.category, s.header, s.read) for s in sections] == [
+        ("other_exam", "LEFT KNEE, 3 VIEWS", False),
+        ("chest", "CHEST, 2 VIEWS", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "EXAM: XR CHEST 2 VIEWS\nFINDINGS: Clear lungs.",  # a title after a header: the exam section
+        "Chest wall: Subcutaneous emphysema.\nFINDINGS: Clear lungs.",  # not a title word
+        "PA and lateral views of the chest were obtained.\nFINDINGS: Clear lungs.",  # no colon
+    ],
+)
+def test_lines_that_are_not_exam_titles(detector: SectionDetector, text: str) -> None:
+    assert "chest" not in [s.category for s in detector.find(text)]
+
+
 # ------------------------------------------------------------------ through the labeler
 
 
