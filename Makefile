@@ -38,7 +38,15 @@ $(VENV)/.export: $(VENV)/.runtime
 	$(PIPC) ".[export]"
 	touch $@
 
-demo: $(VENV)/.pkg $(VENV)/.export
+# Every extra the README's commands use (compare, export, serve, --engine model|hybrid), so that each of
+# them works after `make demo`; never `train` (torch) or `spark` (Java). tests/integration/test_readme.py
+# runs the README's commands and checks this list.
+DEMO_EXTRAS := compare,export,model,serve
+$(VENV)/.demo-extras: $(VENV)/.runtime
+	$(PIPC) ".[$(DEMO_EXTRAS)]"
+	touch $@
+
+demo: $(VENV)/.pkg $(VENV)/.export $(VENV)/.demo-extras
 	@mkdir -p out
 	$(BIN)/reportlab-nlp label corpora/demo/reports.csv --id-col report_id --text-col text --summary \
 		--out out/demo_labels.csv --out out/demo_labels.jsonl
