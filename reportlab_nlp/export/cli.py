@@ -25,7 +25,15 @@ from .manifest import LinkageLog, Manifest, StudyLink, parse_column_map, read_ma
 from .midrc import DEFAULT_ANNOTATION_NAME, MidrcOptions
 from .provenance import Provenance
 from .records import LabeledReport, from_result, is_labels_file, read_labels_jsonl
-from .run import FORMATS, STUDY_FORMATS, WARNINGS_FILE, ExportOptions, check_formats, run_export
+from .run import (
+    FORMATS,
+    STUDY_FORMATS,
+    WARNINGS_FILE,
+    ExportOptions,
+    check_formats,
+    parse_formats,
+    run_export,
+)
 from .tables import WideCsvWriter
 
 PROGRESS_MIN_REPORTS = 300
@@ -37,8 +45,8 @@ def add_manifest_args(p: argparse.ArgumentParser, *, warnings_option: bool = Tru
         "--manifest",
         default=None,
         metavar="CSV",
-        help="study manifest CSV: report_id, study_uid, case_id[, accession_number, modality, body_part, "
-        "study_date]",
+        help="study manifest CSV: report_id, study_uid (or StudyInstanceUID), case_id (or PatientID)"
+        "[, accession_number, modality, body_part, study_date, study_time, study_id or their DICOM keywords]",
     )
     p.add_argument(
         "--manifest-col",
@@ -189,12 +197,16 @@ def add_export_parser(
         "--to",
         action="append",
         required=True,
-        choices=FORMATS,
         metavar="FORMAT",
-        help=f"export format: {', '.join(FORMATS)}; may be repeated",
+        help=f"export format: {', '.join(FORMATS)}, a comma list of them, or all; may be repeated",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_manifest_args(p, warnings_option=False)
+    p.add_argument(
+        "--strict-links",
+        action="store_true",
+        help="fail (exit 2, writing nothing) when a report is linked to no study",
+    )
     p.add_argument(
         "--dicom-headers",
         default=None,
@@ -260,7 +272,7 @@ def cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: 
         )
     if not Path(args.input).exists():
         raise InputError(f"{args.input}: no such file or folder")
-    formats = check_formats(args.to)
+    formats = check_formats(parse_formats(args.to))
     manifest = _read_manifest_arg(args)
     kind = args.input_kind
     if kind == "auto":
@@ -305,6 +317,7 @@ def cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: 
         manifest=manifest,
         dicom_headers=Path(args.dicom_headers) if args.dicom_headers else None,
         midrc=MidrcOptions(args.midrc_annotation_name, args.midrc_project_id, args.midrc_data_format),
+        strict_links=args.strict_links,
     )
     progress = None
     if total >= PROGRESS_MIN_REPORTS and not args.no_progress:

@@ -15,8 +15,12 @@ the manifest otherwise. highdicom builds an SR from evidence datasets; without
 a header the exporter builds a minimal one from the manifest row (study uid,
 case id as Patient ID, accession number, study date) and removes the evidence
 reference highdicom derives from it, because that instance does not exist.
-Every SR gets new Series and SOP Instance UIDs and keeps the study's
-StudyInstanceUID.
+An SR keeps the study's StudyInstanceUID; its Series and SOP Instance UIDs
+(and each group's tracking UID) are derived (:func:`derived_uid`: ``2.25.``
+and a hash) from the study, its report ids and what made the labels (rules
+hash, engine, model sha256, scheme), so that exporting the same labels again
+gives the same UIDs (a PACS updates the SR instead of stacking a duplicate)
+and a changed rule set gives new ones.
 
 highdicom and pydicom come with the optional ``export`` extra; this module
 imports them, so import it only when the dicom-sr format is asked for.
@@ -25,6 +29,7 @@ imports them, so import it only when the dicom-sr format is asked for.
 from __future__ import annotations
 
 import datetime as _dt
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -57,6 +62,34 @@ _PLACEHOLDER_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture Image 
 def coded(code: Code) -> hd.sr.CodedConcept:
     """A highdicom coded concept from a table code."""
     return hd.sr.CodedConcept(value=code.value, scheme_designator=code.scheme, meaning=code.meaning)
+
+
+def labels_key(provenance: Provenance) -> list[str]:
+    """What made the labels: a change to any of these gives the SRs new UIDs (run id and time do not)."""
+    return [
+        provenance.toolkit,
+        provenance.engine,
+        provenance.rules_hash or "",
+        provenance.model_sha256 or "",
+        provenance.scheme,
+    ]
+
+
+def derived_uid(*parts: str) -> str:
+    """A UID derived from ``parts``: ``2.25.`` and the integer of a name-based UUID (PS3.5 B.2).
+
+    The UUID is version 5 (SHA-1) of the parts joined with a separator, so the same
+    parts give the same UID and different parts (in practice) different ones. (pydicom's
+    ``generate_uid(prefix=None, entropy_srcs=...)`` ignores the sources and is random.)
+    """
+    name = "urn:reportlab-nlp:dicom-sr/" + "\x1f".join(parts)
+    return f"2.25.{uuid.uuid5(uuid.NAMESPACE_URL, name).int}"
+
+
+def sr_uids(study: StudyLink, reports: Sequence[LabeledReport], provenance: Provenance) -> tuple[str, str]:
+    """(Series Instance UID, SOP Instance UID) of a study's SR (see the module docstring)."""
+    key = [study.study_uid, *sorted(r.id for r in reports), *labels_key(provenance)]
+    return derived_uid("series", *key), derived_uid("sop", *key)
 
 
 def device_uid(provenance: Provenance) -> str:
@@ -113,8 +146,8 @@ def minimal_evidence(study: StudyLink) -> Dataset:
     """A stand-in evidence dataset built from the manifest (see the module docstring)."""
     ds = Dataset()
     ds.StudyInstanceUID = study.study_uid
-    ds.SeriesInstanceUID = generate_uid()
-    ds.SOPInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = derived_uid("placeholder-series", study.study_uid)
+    ds.SOPInstanceUID = derived_uid("placeholder-sop", study.study_uid)
     ds.SOPClassUID = _PLACEHOLDER_SOP_CLASS
     ds.Modality = study.modality or "OT"
     ds.PatientID = study.case_id
@@ -122,9 +155,9 @@ def minimal_evidence(study: StudyLink) -> Dataset:
     ds.PatientBirthDate = ""
     ds.PatientSex = ""
     ds.AccessionNumber = study.accession_number or ""
-    ds.StudyID = ""
+    ds.StudyID = study.study_id or ""
     ds.StudyDate = study.dicom_date
-    ds.StudyTime = ""
+    ds.StudyTime = study.study_time or ""
     ds.ReferringPhysicianName = ""
     return ds
 
@@ -164,7 +197,9 @@ def measurement_group(
         for _, label, value in report.labeled()
     ]
     return hd.sr.MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=report.id),
+        tracking_identifier=hd.sr.TrackingIdentifier(
+            uid=derived_uid("tracking", report.id, *labels_key(provenance)), identifier=report.id
+        ),
         algorithm_id=hd.sr.AlgorithmIdentification(
             name=ALGORITHM_NAME,
             version=provenance.toolkit_version,
@@ -237,12 +272,13 @@ def build_sr(
     )
     used = {codes.label_code(label).scheme for r in reports for _, label, _ in r.labeled()}
     when = _dt.datetime.fromisoformat(provenance.timestamp.replace("Z", "+00:00"))
+    series_uid, sop_uid = sr_uids(study, reports, provenance)
     sr = hd.sr.Comprehensive3DSR(
         evidence=[evidence],
         content=report,
-        series_instance_uid=hd.UID(),
+        series_instance_uid=series_uid,
         series_number=SR_SERIES_NUMBER,
-        sop_instance_uid=hd.UID(),
+        sop_instance_uid=sop_uid,
         instance_number=1,
         manufacturer=MANUFACTURER,
         is_complete=True,
@@ -360,11 +396,13 @@ __all__ = [
     "algorithm_parameters",
     "build_sr",
     "coded",
+    "derived_uid",
     "device_uid",
     "load_headers",
     "measurement_group",
     "minimal_evidence",
     "read_findings",
+    "sr_uids",
     "used_codes",
     "write_study_srs",
 ]

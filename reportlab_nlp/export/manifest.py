@@ -21,6 +21,7 @@ listed by :class:`LinkageLog` in a warnings file; nothing is dropped silently.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as _dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,14 +29,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ColumnNotFoundError, InputError, ManifestError
+from ..errors import InputError, ManifestError
 from ..io.tables import Table
 from ..io.writers import AtomicFile
 from ._csv import RowWriter
+from .manifest_columns import FIELDS, REQUIRED_FIELDS, resolve_columns
 
-FIELDS = ("report_id", "study_uid", "case_id", "accession_number", "modality", "body_part", "study_date")
-REQUIRED_FIELDS = ("report_id", "study_uid", "case_id")
-STUDY_FIELDS = ("case_id", "accession_number", "modality", "body_part", "study_date")
+STUDY_FIELDS = (
+    "case_id",
+    "accession_number",
+    "modality",
+    "body_part",
+    "study_date",
+    "study_time",
+    "study_id",
+)
 
 UID_MAX_LENGTH = 64
 _UID_CHARS = re.compile(r"[0-9.]+")
@@ -91,6 +99,10 @@ class StudyLink:
     body_part: str | None = None
     study_date: str | None = None
     rows: tuple[int, ...] = ()
+    study_time: str | None = None
+    """DICOM TM (``HHMMSS`` with optional fraction), from the manifest's ``study_time`` / ``StudyTime``."""
+    study_id: str | None = None
+    """The DICOM Study ID (SH, at most 16 characters), from ``study_id`` / ``StudyID``."""
 
     def to_dict(self) -> dict[str, Any]:
         """The study ids as a JSON object (no row numbers)."""
@@ -101,6 +113,8 @@ class StudyLink:
             "modality": self.modality,
             "body_part": self.body_part,
             "study_date": self.study_date,
+            "study_time": self.study_time,
+            "study_id": self.study_id,
         }
 
     @classmethod
@@ -125,11 +139,13 @@ class StudyLink:
             opt("modality"),
             opt("body_part"),
             opt("study_date"),
+            study_time=opt("study_time"),
+            study_id=opt("study_id"),
         )
 
     def study_key(self) -> tuple[str | None, ...]:
         """The study-level attributes that every row of one study must agree on."""
-        return (self.case_id, self.accession_number, self.modality, self.body_part, self.study_date)
+        return tuple(getattr(self, name) for name in STUDY_FIELDS)
 
     @property
     def dicom_date(self) -> str:
@@ -185,14 +201,14 @@ class Manifest:
 
 
 def parse_column_map(specs: Iterable[str]) -> dict[str, str]:
-    """Read ``--manifest-col FIELD=COLUMN`` options into {field: column}.
+    """Read ``--manifest-col FIELD=COLUMN`` options into {field: column} (only the fields given).
 
     Raises
     ------
     InputError
         For a spec without ``=`` or an unknown field.
     """
-    columns = {f: f for f in FIELDS}
+    columns: dict[str, str] = {}
     for spec in specs:
         name, sep, column = spec.partition("=")
         name, column = name.strip(), column.strip()
@@ -200,7 +216,7 @@ def parse_column_map(specs: Iterable[str]) -> dict[str, str]:
             raise InputError(
                 f"--manifest-col {spec!r}: expected FIELD=COLUMN, for example study_uid=StudyInstanceUID"
             )
-        if name not in columns:
+        if name not in FIELDS:
             raise InputError(
                 f"--manifest-col {spec!r}: unknown field {name!r}; fields are: {', '.join(FIELDS)}"
             )
@@ -230,7 +246,8 @@ def read_manifest(path: str | Path, columns: Mapping[str, str] | None = None) ->
     path
         A CSV (or TSV: by extension, or a header with more tabs than commas) file, UTF-8.
     columns
-        {field: column name in the file}; defaults to the field names (see :func:`parse_column_map`).
+        {field: column name in the file} for the fields named with ``--manifest-col``; the others
+        are found under their own name or their DICOM keyword (see :mod:`.manifest_columns`).
 
     Returns
     -------
@@ -243,21 +260,17 @@ def read_manifest(path: str | Path, columns: Mapping[str, str] | None = None) ->
     ManifestError
         For malformed values or rows that contradict each other; the message names every row.
     ColumnNotFoundError
-        When a required column (``report_id``, ``study_uid``, ``case_id``) is missing.
+        When required columns (``report_id``, ``study_uid``, ``case_id``) or named ones are
+        missing: all of them, each with the option that names it.
     InputError
         For a missing, empty or undecodable file.
     """
     path = str(path)
-    cols = dict(columns or {f: f for f in FIELDS})
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{path}: no such manifest file")
     with Table(path, what="the manifest") as table:
-        header = table.header
-        for name in REQUIRED_FIELDS:
-            if cols[name] not in header:
-                raise ColumnNotFoundError(path, f"manifest {name}", cols[name], header)
-        index = {name: header.index(cols[name]) for name in FIELDS if cols[name] in header}
+        index = resolve_columns(path, table.header, columns or {})
         raw_rows: list[tuple[int, dict[str, str]]] = []
         for row_no, row in table.rows():
             values = {name: (row[i].strip() if i < len(row) else "") for name, i in index.items()}
@@ -308,7 +321,21 @@ def _build(path: str, raw_rows: Sequence[tuple[int, dict[str, str]]]) -> Manifes
         if row_problems:
             problems.extend(row_problems)
             continue
-        link = StudyLink(uid, values["case_id"], accession, modality, body_part, study_date, rows=(row_no,))
+        study_time, study_id = _time_and_id(values, where, row_problems)
+        if row_problems:
+            problems.extend(row_problems)
+            continue
+        link = StudyLink(
+            uid,
+            values["case_id"],
+            accession,
+            modality,
+            body_part,
+            study_date,
+            rows=(row_no,),
+            study_time=study_time,
+            study_id=study_id,
+        )
         parsed.append((row_no, values["report_id"], link))
 
     # study-level attributes must agree across every row of a study
@@ -338,7 +365,7 @@ def _build(path: str, raw_rows: Sequence[tuple[int, dict[str, str]]]) -> Manifes
         same = next((i for i, old in enumerate(links) if old.study_uid == link.study_uid), None)
         if same is not None:
             old = links[same]
-            links[same] = StudyLink(*_fields(old), rows=(*old.rows, row_no))
+            links[same] = dataclasses.replace(old, rows=(*old.rows, row_no))
             warnings.append(
                 LinkWarning(
                     "duplicate_row",
@@ -368,15 +395,21 @@ def _build(path: str, raw_rows: Sequence[tuple[int, dict[str, str]]]) -> Manifes
     return Manifest(path, {k: tuple(v) for k, v in by_report.items()}, warnings, len(raw_rows))
 
 
-def _fields(link: StudyLink) -> tuple[str, str, str | None, str | None, str | None, str | None]:
-    return (
-        link.study_uid,
-        link.case_id,
-        link.accession_number,
-        link.modality,
-        link.body_part,
-        link.study_date,
-    )
+_TM = re.compile(r"(?:[01]\d|2[0-3])(?:[0-5]\d(?:[0-5]\d(?:\.\d{1,6})?)?)?")
+
+
+def _time_and_id(values: Mapping[str, str], where: str, problems: list[str]) -> tuple[str | None, str | None]:
+    """The row's study time (as DICOM TM; ``HH:MM:SS`` accepted) and study id, checked."""
+    raw_time = values.get("study_time") or ""
+    study_time = raw_time.replace(":", "") or None
+    if study_time is not None and not _TM.fullmatch(study_time):
+        problems.append(f"{where}: study_time {raw_time!r} is not a time (expected HHMMSS or HH:MM:SS)")
+    study_id = values.get("study_id") or None
+    if study_id is not None and (len(study_id) > 16 or "\\" in study_id):
+        problems.append(
+            f"{where}: study_id {study_id!r} is not a DICOM SH (at most 16 characters, no backslash)"
+        )
+    return study_time, study_id
 
 
 class LinkageLog:

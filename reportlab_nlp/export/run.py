@@ -52,6 +52,8 @@ class ExportOptions:
     manifest: Manifest | None = None
     dicom_headers: Path | None = None
     midrc: MidrcOptions = field(default_factory=MidrcOptions)
+    strict_links: bool = False
+    """Fail (writing nothing) when a report is linked to no study."""
 
 
 @dataclass
@@ -63,6 +65,29 @@ class ExportResult:
     log: LinkageLog
     n_reports: int
     n_studies: int
+
+
+def parse_formats(specs: Sequence[str]) -> list[str]:
+    """The formats of ``--to`` options: each a format, a comma list (``dicom-sr,fhir``) or ``all``.
+
+    Raises
+    ------
+    InputError
+        For an unknown format (naming it and the formats).
+    """
+    out: list[str] = []
+    for spec in specs:
+        for name in (part.strip() for part in spec.split(",")):
+            if name == "all":
+                out.extend(FORMATS)
+            elif name in FORMATS:
+                out.append(name)
+            else:
+                raise InputError(
+                    f"--to {spec!r}: unknown export format {name!r}; formats are: {', '.join(FORMATS)}, "
+                    "or all (a comma list such as dicom-sr,fhir is accepted)"
+                )
+    return out
 
 
 def check_formats(formats: Sequence[str]) -> list[str]:
@@ -144,6 +169,17 @@ def link_reports(
         yield linked
 
 
+def unlinked_message(unlinked: Sequence[str], n: int, manifest: Manifest | None) -> str:
+    """The ``--strict-links`` error: how many reports have no study, and the first ids."""
+    shown = ", ".join(repr(r) for r in unlinked[:5])
+    more = f" and {len(unlinked) - 5} more" if len(unlinked) > 5 else ""
+    where = f"no row in {manifest.path}" if manifest is not None else "no studies in their records"
+    return (
+        f"--strict-links: {len(unlinked)} of {n} reports are linked to no study ({where}): {shown}{more}; "
+        "nothing was written (add their manifest rows, or drop --strict-links to export them unlinked)"
+    )
+
+
 def run_export(
     reports: Iterable[LabeledReport],
     *,
@@ -191,6 +227,7 @@ def run_export(
     tables: list[TableWriter] = []
     by_study: dict[str, tuple[StudyLink, list[LabeledReport]]] = {}
     study_uids: set[str] = set()  # every linked study, whatever the formats
+    unlinked: list[str] = []
     n = 0
     try:
         for fmt, cls in (
@@ -209,6 +246,8 @@ def run_export(
         for report in link_reports(reports, options.manifest, log):
             n += 1
             study_uids.update(link.study_uid for link in report.studies)
+            if not report.studies:
+                unlinked.append(report.id)
             for t in tables:
                 t.write(report)
             if "fhir" in formats and codes is not None:
@@ -224,6 +263,8 @@ def run_export(
                     by_study.setdefault(link.study_uid, (link, []))[1].append(report)
             if on_report is not None:
                 on_report()
+        if options.strict_links and unlinked:
+            raise InputError(unlinked_message(unlinked, n, options.manifest))
         for t in tables:
             t.commit()
         tables = []
@@ -267,6 +308,8 @@ __all__ = [
     "ExportResult",
     "check_formats",
     "link_reports",
+    "parse_formats",
     "run_export",
     "safe_name",
+    "unlinked_message",
 ]

@@ -21,7 +21,16 @@ from .manifest import StudyLink
 from .provenance import PROVENANCE_FIELDS, Provenance
 from .records import LabeledReport
 
-STUDY_COLUMNS = ("study_uid", "case_id", "accession_number", "modality", "body_part", "study_date")
+STUDY_COLUMNS = (
+    "study_uid",
+    "case_id",
+    "accession_number",
+    "modality",
+    "body_part",
+    "study_date",
+    "study_time",
+    "study_id",
+)
 LONG_CSV_COLUMNS = ("report_id", *STUDY_COLUMNS, "label", "value", "probability", "evidence")
 
 
@@ -170,7 +179,7 @@ def read_wide_csv(path: str | Path) -> tuple[list[str], dict[Key, dict[str, Labe
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
         header = next(reader)
-        first = header.index("study_date") + 1
+        first = header.index(STUDY_COLUMNS[-1]) + 1
         last = header.index(PROVENANCE_FIELDS[0])
         columns = header[first:last]
         out: dict[Key, dict[str, LabelValue]] = {}

@@ -228,13 +228,85 @@ def test_a_labels_file_export_counts_its_studies(corpus: Path, tmp_path: Path) -
 
 
 @pytest.mark.parametrize(
+    "to", [["--to", "all"], ["--to", "jsonl,csv-wide", "--to", "csv-long,midrc,dicom-sr,fhir"]]
+)
+def test_to_all_and_comma_lists(corpus: Path, tmp_path: Path, to: list[str]) -> None:
+    out = tmp_path / "out"
+    code, _, err = run(
+        "export",
+        str(corpus / "reports.csv"),
+        "--manifest",
+        str(corpus / "studies.csv"),
+        "--out",
+        str(out),
+        *to,
+    )
+    assert code == 0, err
+    assert json.loads((out / "provenance.json").read_text(encoding="utf-8"))["formats"] == ALL
+
+
+def test_unknown_format_in_a_comma_list(corpus: Path, tmp_path: Path) -> None:
+    code, _, err = run(
+        "export", str(corpus / "reports.csv"), "--to", "jsonl,pdf", "--out", str(tmp_path / "o")
+    )
+    assert code == 2 and "'pdf'" in err and "all" in err
+
+
+def test_strict_links_fails_on_unlinked_reports_and_writes_nothing(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    argv = ["export", str(corpus / "reports.csv"), "--manifest", str(corpus / "studies.csv"), "--to", "jsonl"]
+    code, _, err = run(*argv, "--out", str(out), "--strict-links")
+    assert code == 2
+    assert "1 of 4 reports are linked to no study" in err and "'r3'" in err
+    assert not out.exists()
+    code, _, err = run(*argv, "--out", str(out))  # without the flag: exported, r3 unlinked
+    assert code == 0, err
+
+
+def test_a_manifest_with_dicom_keyword_columns(corpus: Path, tmp_path: Path) -> None:
+    keyword = tmp_path / "dicom.csv"
+    keyword.write_text(
+        "report_id,StudyInstanceUID,PatientID,AccessionNumber,Modality,BodyPartExamined,StudyDate,StudyTime,StudyID\n"
+        f"r1,{S1},C1,ACC1,CR,CHEST,20200102,101500,S1ID\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, _, err = run(
+        "export",
+        str(corpus / "reports.csv"),
+        "--manifest",
+        str(keyword),
+        "--to",
+        "csv-wide",
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    with open(out / "labels_wide.csv", encoding="utf-8", newline="") as f:
+        rows = {r["report_id"]: r for r in csv.DictReader(f)}
+    r1 = rows["r1"]
+    assert (r1["study_uid"], r1["case_id"], r1["study_date"], r1["study_time"], r1["study_id"]) == (
+        S1, "C1", "2020-01-02", "101500", "S1ID",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
     ("manifest", "needles"),
     [
         (
             "report_id,study_uid,case_id\nr1,1.2.03,C1\nr2,1.2.3,C2\nr3,1..4,C3\n",
             ["row 2", "'1.2.03'", "row 4"],
         ),
-        ("report_id,uid,case_id\nr1,1.2.3,C1\n", ["study_uid", "'uid'"]),
+        (
+            "id,uid,case\nr1,1.2.3,C1\n",
+            [
+                "--manifest-col report_id=COLUMN",
+                "--manifest-col study_uid=COLUMN",
+                "--manifest-col case_id=COLUMN",
+                "'StudyInstanceUID'",
+                "columns are: 'id', 'uid', 'case'",
+            ],
+        ),
         ("report_id,study_uid,case_id\nr1,1.2.3,C1\nr2,1.2.3,C2\n", ["rows 2, 3", "different case_id"]),
     ],
     ids=["malformed-uid", "missing-column", "conflicting-study-rows"],

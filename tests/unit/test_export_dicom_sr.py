@@ -353,3 +353,46 @@ def test_read_findings_rejects_unknown_value_codes(written) -> None:
 def test_blank_values_are_not_evaluations(written) -> None:
     assert findings_with_pydicom(written[1])["r3"] == {}
     assert LabelValue.BLANK not in read_findings(written[1], load_codes())["r2"].values()
+
+
+def test_the_same_export_twice_gives_the_same_uids(tmp_path: Path, studies, provenance) -> None:
+    first = write_study_srs(studies, tmp_path / "a", provenance, load_codes())
+    again = Provenance.for_run(tmp_path / "reports.csv", scheme="full", rules_hash=provenance.rules_hash)
+    assert again.run_id != provenance.run_id
+    second = write_study_srs(studies, tmp_path / "b", again, load_codes())
+
+    def uids(path: Path) -> tuple[str, str, list[str]]:
+        ds = dcmread(path)
+        tracking: list[str] = []
+
+        def walk(items: list[Dataset]) -> None:
+            for item in items:
+                if item.ValueType == "UIDREF":
+                    tracking.append(str(item.UID))
+                walk(list(item.get("ContentSequence", [])))
+
+        walk(list(ds.ContentSequence))
+        return str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID), tracking
+
+    assert [uids(p) for p in first] == [uids(p) for p in second]
+    assert all(uids(p)[0].startswith("2.25.") and len(uids(p)[1]) <= 64 for p in first)
+    changed = Provenance.for_run(tmp_path / "reports.csv", scheme="full", rules_hash="ef" * 32)
+    third = write_study_srs(studies, tmp_path / "c", changed, load_codes())
+    for old, new in zip(first, third, strict=True):
+        (s1, i1, t1), (s2, i2, t2) = uids(old), uids(new)
+        assert s1 != s2 and i1 != i2 and set(t1).isdisjoint(t2)
+
+
+def test_study_time_and_id_come_from_the_manifest(tmp_path: Path, rules, provenance) -> None:
+    study = StudyLink(
+        "2.25.4242", "C4", "ACC4", "CR", "CHEST", "2021-02-03", study_time="101530", study_id="S77"
+    )
+    report = LabeledReport.from_labels("r4", {"Edema": 1}, rules.schemes["full"])
+    (path,) = write_study_srs({study.study_uid: (study, [report])}, tmp_path / "sr", provenance, load_codes())
+    ds = dcmread(path)
+    assert (ds.StudyTime, ds.StudyID, ds.StudyDate) == ("101530", "S77", "20210203")
+    if shutil.which("dciodvfy") is not None:
+        run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=60, check=False)
+        output = run.stdout + run.stderr
+        assert [line for line in output.splitlines() if line.startswith("Error")] == [], output
+        assert "Study Time" not in output  # empty Study Time was one of the two warnings

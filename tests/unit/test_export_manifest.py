@@ -221,3 +221,41 @@ def test_study_link_from_dict_validates() -> None:
         StudyLink.from_dict({"study_uid": "1.02", "case_id": "C"}, where="x")
     with pytest.raises(InputError, match="no case_id"):
         StudyLink.from_dict({"study_uid": "1.2"}, where="x")
+
+
+def test_dicom_keyword_columns_need_no_option(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "report_id,StudyInstanceUID,PatientID,AccessionNumber,StudyDate,StudyTime,StudyID,Modality,BodyPartExamined\n"
+        "r1,1.2.3.4,P1,ACC1,20200102,10:15:30,S9,cr,chest\n",
+    )
+    (link,) = read_manifest(path).links("r1")
+    assert (link.study_uid, link.case_id, link.accession_number, link.study_date) == (
+        "1.2.3.4",
+        "P1",
+        "ACC1",
+        "2020-01-02",
+    )
+    assert (link.study_time, link.study_id, link.modality, link.body_part) == ("101530", "S9", "CR", "CHEST")
+
+
+def test_every_missing_column_is_named_at_once_with_its_option(tmp_path: Path) -> None:
+    path = write(tmp_path, "id,uid,accession\nr1,1.2.3,A\n")
+    with pytest.raises(ColumnNotFoundError) as e:
+        read_manifest(path, parse_column_map(["accession_number=Accession"]))
+    msg = str(e.value)
+    for field in ("report_id", "study_uid", "case_id", "accession_number"):
+        assert f"--manifest-col {field}=COLUMN" in msg
+    assert "'StudyInstanceUID'" in msg and "'PatientID'" in msg and "'Accession'" in msg
+    assert "columns are: 'id', 'uid', 'accession'" in msg and "studies.csv" in msg
+
+
+def test_bad_study_time_and_id_are_row_errors(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "report_id,study_uid,case_id,study_time,study_id\nr1,1.2.3,C1,25:00,S1\nr2,1.2.4,C2,1015,ABCDEFGHIJKLMNOPQ\n",
+    )
+    with pytest.raises(ManifestError) as e:
+        read_manifest(path)
+    assert "row 2: study_time '25:00' is not a time" in str(e.value)
+    assert "row 3: study_id 'ABCDEFGHIJKLMNOPQ' is not a DICOM SH" in str(e.value)
