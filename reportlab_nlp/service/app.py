@@ -34,10 +34,12 @@ import hmac
 import logging
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -73,9 +75,11 @@ from .schemas import (
     ReportIn,
 )
 from .settings import ServiceSettings, load_settings
+from .worker import RemoteError
 
 log = logging.getLogger("reportlab_nlp.service")
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 DOCS_ROUTES = ("/docs", "/redoc")
 ROUTES = frozenset(
@@ -165,6 +169,7 @@ class ServiceState:
         if isinstance(engine, HybridEngine):  # its rule labeler answers engine "rules" at no cost
             self.engines["rules"] = RulesEngine.from_labeler(engine.labeler)
         batching = engine.micro_batching if s.micro_batch is None else s.micro_batch
+        isolate = s.isolate if s.isolate is not None else type(engine) is RulesEngine
         for name, one in self.engines.items():
             dispatcher = Dispatcher(
                 one,
@@ -172,6 +177,7 @@ class ServiceState:
                 batching=batching if one is engine else one.micro_batching,
                 max_reports=max(s.micro_batch_max, 1),
                 wait_s=s.micro_batch_wait_ms / 1000.0,
+                isolate=isolate,
             )
             await dispatcher.start()
             self.dispatchers[name] = dispatcher
@@ -184,10 +190,11 @@ class ServiceState:
         self.metrics.build.labels(__version__, engine.name, engine.rules_hash).set(1)
         self.ready = True
         log.info(
-            "ready: engine=%s rules_hash=%s micro_batching=%s api_keys=%d start_s=%.2f",
+            "ready: engine=%s rules_hash=%s micro_batching=%s isolated=%s api_keys=%d start_s=%.2f",
             engine.name,
             engine.rules_hash[:12],
             batching,
+            isolate,
             len(self.keys),
             time.perf_counter() - started,
         )
@@ -273,6 +280,60 @@ def result_record(engine: Engine, prediction: Prediction, report: Report, scheme
         "text_length": record["text_length"],
         "fields": record.get("fields"),
     }
+
+
+@dataclass(frozen=True)
+class RenderResults:
+    """A label request's response body from its predictions (picklable: it runs in the labeling process)."""
+
+    scheme: str
+    provenance: dict[str, Any]
+    reports: list[Report]
+    batch: bool
+
+    def __call__(self, engine: Engine, predictions: list[Prediction]) -> bytes:
+        results = [
+            result_record(engine, p, r, self.scheme) for p, r in zip(predictions, self.reports, strict=True)
+        ]
+        if self.batch:
+            return _json({"count": len(results), "results": results, "provenance": self.provenance})
+        return _json({**results[0], "provenance": self.provenance})
+
+
+class ClientGone(Exception):
+    """The client closed its connection before its answer was ready."""
+
+
+async def _within(seconds: float, request: Request, work: Awaitable[T]) -> T:
+    """``await work``, cancelled after ``seconds`` (:class:`TimeoutError`) or when the client leaves."""
+    result: list[T] = []
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        tg.cancel_scope.cancel()
+
+    async def do() -> None:
+        result.append(await work)
+        tg.cancel_scope.cancel()
+
+    with anyio.fail_after(seconds):
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch)
+                tg.start_soon(do)
+        except BaseExceptionGroup as group:  # the work's own exception, as the caller expects it
+            raise group.exceptions[0] from None
+    if gone and not result:
+        raise ClientGone
+    return result[0]
+
+
+def _tb(e: BaseException) -> str:
+    return "".join(traceback.format_tb(e.__traceback__)).rstrip()
 
 
 def _evidence(mention: dict[str, Any]) -> dict[str, Any]:
@@ -631,6 +692,10 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
             headers=dict(exc.headers or {}),
         )
 
+    @app.exception_handler(ClientGone)
+    async def _gone(_: Request, exc: ClientGone) -> Response:  # nobody reads it; the log and metrics count it
+        return Response(error_body("client_gone", "the client left"), status_code=499, media_type=JSON_TYPE)
+
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> Response:
         return Response(
@@ -640,40 +705,33 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
             headers=exc.headers,
         )
 
-    async def _label(
-        engine: Engine, scheme: str, reports: list[Report], render: Callable[[list[Prediction]], bytes]
-    ) -> bytes:
+    async def _label(request: Request, engine: Engine, scheme: str, render: RenderResults) -> bytes:
+        reports = render.reports
         started = time.perf_counter()
         chars = sum(len(r.text) for r in reports)
-        log.debug(
-            "labeling engine=%s scheme=%s reports=%d chars=%d ids=%s",
-            engine.name,
-            scheme,
-            len(reports),
-            chars,
-            _ids(reports),
+        what = (
+            f"engine={engine.name} scheme={scheme} reports={len(reports)} chars={chars} ids={_ids(reports)}"
         )
+        log.debug("labeling %s", what)
+        budget = settings.request_timeout_s
         try:
-            content = await state.dispatchers[engine.name].run(reports, render)
+            content = await _within(budget, request, state.dispatchers[engine.name].run(reports, render))
+        except TimeoutError:
+            log.warning("labeling timed out: %s s=%.1f", what, budget)
+            raise ServiceError(
+                504,
+                "labeling_timeout",
+                f"labeling took longer than the request's budget of {budget:g} s "
+                "(REPORTLAB_REQUEST_TIMEOUT_S); it was stopped. Send fewer or shorter reports",
+            ) from None
+        except ClientGone:
+            log.info("labeling cancelled: the client left: %s", what)
+            raise
         except Exception as e:
-            log.error(
-                "labeling failed: engine=%s reports=%d ids=%s -> %s\n%s",
-                engine.name,
-                len(reports),
-                _ids(reports),
-                type(e).__name__,
-                "".join(traceback.format_tb(e.__traceback__)).rstrip(),
-            )
+            kind, where = (e.kind, e.where) if isinstance(e, RemoteError) else (type(e).__name__, _tb(e))
+            log.error("labeling failed: %s -> %s\n%s", what, kind, where)
             raise ServiceError(500, "internal_error", "labeling failed; see the server log") from None
-        log.info(
-            "labeled engine=%s scheme=%s reports=%d chars=%d ids=%s ms=%.1f",
-            engine.name,
-            scheme,
-            len(reports),
-            chars,
-            _ids(reports),
-            (time.perf_counter() - started) * 1000.0,
-        )
+        log.info("labeled %s ms=%.1f", what, (time.perf_counter() - started) * 1000.0)
         return content
 
     def _check_size(item: ReportIn, index: int | None) -> None:
@@ -702,15 +760,9 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         engine = state.engine_for(body.engine)
         scheme = state.scheme_for(body.scheme)
         _check_size(body, None)
-        report = to_report(body)
         provenance = {**state.provenance[engine.name], "scheme": scheme}
-
-        def render(predictions: list[Prediction]) -> bytes:
-            record = result_record(engine, predictions[0], report, scheme)
-            record["provenance"] = provenance
-            return _json(record)
-
-        content = await _label(engine, scheme, [report], render)
+        render = RenderResults(scheme, provenance, [to_report(body)], batch=False)
+        content = await _label(request, engine, scheme, render)
         return Response(content, media_type=JSON_TYPE)
 
     @app.post(
@@ -729,14 +781,9 @@ def create_app(settings: ServiceSettings | None = None, *, engine: Engine | None
         scheme = state.scheme_for(body.scheme)
         for i, item in enumerate(body.reports):
             _check_size(item, i)
-        reports = [to_report(item) for item in body.reports]
         provenance = {**state.provenance[engine.name], "scheme": scheme}
-
-        def render(predictions: list[Prediction]) -> bytes:
-            results = [result_record(engine, p, r, scheme) for p, r in zip(predictions, reports, strict=True)]
-            return _json({"count": len(results), "results": results, "provenance": provenance})
-
-        content = await _label(engine, scheme, reports, render)
+        render = RenderResults(scheme, provenance, [to_report(item) for item in body.reports], batch=True)
+        content = await _label(request, engine, scheme, render)
         return Response(content, media_type=JSON_TYPE)
 
     @app.get("/v1/labels", response_model=LabelsResponse, responses={503: _JSON_ERRORS[503]}, tags=["labels"])

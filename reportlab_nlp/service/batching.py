@@ -20,10 +20,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -31,25 +30,19 @@ import anyio.to_thread
 from ..engines import Engine, Prediction
 from ..types import Report
 from .metrics import Metrics
+from .worker import Abandoned, Job, LabelingProcess, Outcome, Timing, call_jobs
 
 T = TypeVar("T")
 
 
 @dataclass
-class _Job(Generic[T]):
-    reports: Sequence[Report]
-    render: Callable[[list[Prediction]], T]
-    future: asyncio.Future[T] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-
-
-@dataclass
-class _Outcome:
-    value: Any = None
-    error: BaseException | None = None
+class _Queued:
+    job: Job
+    future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class Dispatcher:
-    """Runs an engine's inference in a worker thread, one call at a time.
+    """Runs an engine's inference in a worker thread (or a child process), one call at a time.
 
     Parameters
     ----------
@@ -63,54 +56,81 @@ class Dispatcher:
         Most reports in one combined call (a single request larger than this runs alone).
     wait_s
         With batching: how long to wait for more requests after the first (0: none).
+    isolate
+        Run the engine calls in a forked child process (:mod:`.worker`), which
+        is killed when its requests give up (time budget, client gone).
     """
 
     def __init__(
-        self, engine: Engine, metrics: Metrics, *, batching: bool, max_reports: int = 64, wait_s: float = 0.0
+        self,
+        engine: Engine,
+        metrics: Metrics,
+        *,
+        batching: bool,
+        max_reports: int = 64,
+        wait_s: float = 0.0,
+        isolate: bool = False,
     ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.batching = batching
         self.max_reports = max_reports
         self.wait_s = wait_s
+        self.process = LabelingProcess(engine) if isolate else None
         self._limiter = anyio.CapacityLimiter(1)
-        self._queue: collections.deque[_Job[Any]] = collections.deque()
+        self._queue: collections.deque[_Queued] = collections.deque()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Start the consumer task (with batching); call from the event loop that serves requests."""
+        """Start the child process and (with batching) the consumer task, from the serving event loop."""
+        if self.process is not None:
+            await anyio.to_thread.run_sync(self.process.start)
         if self.batching and self._task is None:
             self._wakeup = asyncio.Event()
             self._task = asyncio.create_task(self._consume(), name="reportlab-micro-batcher")
 
     async def stop(self) -> None:
-        """Stop the consumer task; requests still queued fail (the server has drained them by then)."""
+        """Stop the consumer task and the child; requests still queued fail (the server has drained them)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
         while self._queue:
-            job = self._queue.popleft()
-            if not job.future.done():
-                job.future.set_exception(RuntimeError("the service is shutting down"))
+            queued = self._queue.popleft()
+            if not queued.future.done():
+                queued.future.set_exception(RuntimeError("the service is shutting down"))
+        if self.process is not None:
+            await anyio.to_thread.run_sync(self.process.stop)
 
-    async def run(self, reports: Sequence[Report], render: Callable[[list[Prediction]], T]) -> T:
-        """Label ``reports`` and return ``render(predictions)``, both computed in a worker thread."""
-        if not self.batching or self._task is None:
-            outcome = await anyio.to_thread.run_sync(
-                self._call, [_Plain(reports, render)], limiter=self._limiter
-            )
-            result = outcome[0]
-            if result.error is not None:
-                raise result.error
-            return result.value  # type: ignore[no-any-return]
-        job: _Job[T] = _Job(reports, render)
-        self._queue.append(job)
-        assert self._wakeup is not None
-        self._wakeup.set()
-        return await job.future
+    async def run(self, reports: Sequence[Report], render: Callable[[Engine, list[Prediction]], T]) -> T:
+        """Label ``reports`` and return ``render(engine, predictions)``, off the event loop.
+
+        Cancelling the caller (its time budget, its client gone) gives the job
+        up at once: a queued job is dropped, a running one's child is killed
+        when every job of its call is given up (a thread cannot be stopped: it
+        runs on, and the answer is dropped).
+        """
+        job = Job(reports, render)
+        try:
+            if not self.batching or self._task is None:
+                outcome = (
+                    await anyio.to_thread.run_sync(
+                        self._call, [job], limiter=self._limiter, abandon_on_cancel=True
+                    )
+                )[0]
+                if outcome.error is not None:
+                    raise outcome.error
+                return outcome.value  # type: ignore[no-any-return]
+            queued = _Queued(job)
+            self._queue.append(queued)
+            assert self._wakeup is not None
+            self._wakeup.set()
+            return await queued.future  # type: ignore[no-any-return]
+        except BaseException:
+            job.cancelled.set()
+            raise
 
     # -- internals ---------------------------------------------------------
 
@@ -121,59 +141,43 @@ class Dispatcher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            jobs = [self._queue.popleft()]
-            count = len(jobs[0].reports)
+            batch = [self._queue.popleft()]
+            count = len(batch[0].job.reports)
             if self.wait_s > 0 and count < self.max_reports:
                 await asyncio.sleep(self.wait_s)
-            while self._queue and count + len(self._queue[0].reports) <= self.max_reports:
-                job = self._queue.popleft()
-                jobs.append(job)
-                count += len(job.reports)
-            live = [j for j in jobs if not j.future.done()]
+            while self._queue and count + len(self._queue[0].job.reports) <= self.max_reports:
+                queued = self._queue.popleft()
+                batch.append(queued)
+                count += len(queued.job.reports)
+            live = [q for q in batch if not q.future.done() and not q.job.cancelled.is_set()]
             if not live:
                 continue
-            outcomes = await anyio.to_thread.run_sync(self._call, live, limiter=self._limiter)
-            for job, outcome in zip(live, outcomes, strict=True):
-                if job.future.done():
+            try:
+                outcomes = await anyio.to_thread.run_sync(
+                    self._call, [q.job for q in live], limiter=self._limiter
+                )
+            except Abandoned:
+                continue
+            except Exception as e:  # the child died: every request of the call fails
+                outcomes = [Outcome(error=e) for _ in live]
+            for queued, outcome in zip(live, outcomes, strict=True):
+                if queued.future.done():
                     continue
                 if outcome.error is not None:
-                    job.future.set_exception(outcome.error)
+                    queued.future.set_exception(outcome.error)
                 else:
-                    job.future.set_result(outcome.value)
+                    queued.future.set_result(outcome.value)
 
-    def _call(self, jobs: Sequence[_Plain | _Job[Any]]) -> list[_Outcome]:
-        """In the worker thread: one engine call for all jobs, then each job's render."""
-        reports = [r for job in jobs for r in job.reports]
-        try:
-            predictions = self._predict(reports)
-        except Exception as e:
-            if len(jobs) == 1:
-                return [_Outcome(error=e)]
-            return [self._call([job])[0] for job in jobs]  # find the request that fails, alone
-        outcomes = []
-        start = 0
-        for job in jobs:
-            part = predictions[start : start + len(job.reports)]
-            start += len(job.reports)
-            try:
-                outcomes.append(_Outcome(value=job.render(part)))
-            except Exception as e:
-                outcomes.append(_Outcome(error=e))
+    def _call(self, jobs: Sequence[Job]) -> list[Outcome]:
+        """In the worker thread: one engine call for all jobs (in the child process, if any), then renders."""
+        timings: list[Timing] = []
+        if self.process is not None:
+            outcomes, timings = self.process.call(jobs)
+        else:
+            outcomes = call_jobs(self.engine, jobs, timings)
+        for count, seconds in timings:
+            self.metrics.observe_inference(self.engine.name, count, seconds)
         return outcomes
-
-    def _predict(self, reports: Sequence[Report]) -> list[Prediction]:
-        started = time.perf_counter()
-        predictions = self.engine.predict_many(reports)
-        self.metrics.observe_inference(self.engine.name, len(reports), time.perf_counter() - started)
-        return predictions
-
-
-@dataclass
-class _Plain:
-    """A job that needs no future (the caller awaits the thread itself)."""
-
-    reports: Sequence[Report]
-    render: Callable[[list[Prediction]], Any]
 
 
 __all__ = ["Dispatcher"]

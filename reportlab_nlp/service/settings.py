@@ -80,6 +80,9 @@ class ServiceSettings(BaseSettings):
         request (slowloris), or is refused with 503 when none is.
     request_timeout_s
         Labeling time budget of one request, queueing included (504 beyond).
+    isolate
+        Label in a child process that is killed when a request gives up (its budget spent, its
+        client gone). Unset: on for the rules engine; model engines label in a thread.
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False)
@@ -109,6 +112,7 @@ class ServiceSettings(BaseSettings):
     max_header_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
     max_connections: int = Field(default=1_024, ge=8, le=1_000_000)
     request_timeout_s: float = Field(default=30.0, gt=0.0, le=86_400.0)
+    isolate: bool | None = None
 
     @field_validator("rules", "cors_origins", mode="before")
     @classmethod

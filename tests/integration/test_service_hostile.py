@@ -234,3 +234,90 @@ def test_header_size_and_time_limits(tmp_path: Path, start_service: StartService
         assert time.monotonic() - started < 5
     assert answer.startswith(b"HTTP/1.1 408") and b"REPORTLAB_BODY_TIMEOUT_S" in answer, answer
     assert _healthz_ms(server.port) < 1_000
+
+
+# ---------------------------------------------------------------------------
+# the time budget of a request, and a client that leaves
+# ---------------------------------------------------------------------------
+
+LONG = (
+    "FINDINGS: Small left pleural effusion. No pneumothorax. Heart size is normal. "
+    "Possible right lower lobe pneumonia. Degenerative changes of the spine. "
+) * 48
+"""About 7,000 characters: a batch of 256 takes seconds to label here."""
+
+
+def _long_batch() -> bytes:
+    return json.dumps({"reports": [{"id": f"r{i}", "text": LONG} for i in range(256)]}).encode()
+
+
+@pytest.fixture(scope="module")
+def budget_server(tmp_path_factory: pytest.TempPathFactory, start_service: StartService) -> Any:
+    return start_service(
+        tmp_path_factory.mktemp("budget"),
+        REPORTLAB_MAX_BATCH="256",
+        REPORTLAB_MAX_BODY_BYTES=str(8 * 1024 * 1024),
+        REPORTLAB_REQUEST_TIMEOUT_S="0.5",
+    )
+
+
+def test_a_request_over_its_budget_gets_504_and_the_server_stays_responsive(budget_server: Any) -> None:
+    """Seconds of labeling against a 0.5 s budget: 504 at the budget, /healthz fast meanwhile, then 200s."""
+    import threading
+
+    answer: dict[str, Any] = {}
+
+    def send() -> None:
+        started = time.perf_counter()
+        r = httpx.post(
+            budget_server.base_url + "/v1/label/batch", content=_long_batch(), headers=JSON, timeout=60
+        )
+        answer.update(status=r.status_code, body=r.json(), seconds=time.perf_counter() - started)
+
+    client = threading.Thread(target=send)
+    client.start()
+    times = []
+    while client.is_alive() and len(times) < 200:  # until the answer comes (bounded)
+        times.append(_healthz_ms(budget_server.port))
+        time.sleep(0.02)
+    client.join(timeout=60)
+    assert answer["status"] == 504, answer
+    assert (
+        answer["body"]["error"] == "labeling_timeout"
+        and "REPORTLAB_REQUEST_TIMEOUT_S" in answer["body"]["message"]
+    )
+    assert answer["seconds"] < 3.0, answer["seconds"]
+    assert times and max(times) < 100.0, times
+    started = time.perf_counter()
+    r = httpx.post(budget_server.base_url + "/v1/label", json={"id": "after", "text": TEXT}, timeout=30)
+    assert r.status_code == 200 and r.json()["labels"]["Pneumothorax"] == 0, r.text
+    assert time.perf_counter() - started < 2.0
+    time.sleep(0.2)
+    assert "labeling process killed (given up)" in budget_server.output()
+
+
+def test_an_abandoned_request_is_cancelled(tmp_path: Path, start_service: StartService) -> None:
+    """A client leaves during seconds of labeling: labeling stops; the next request waits for nothing."""
+    import socket
+
+    server = start_service(tmp_path, REPORTLAB_MAX_BATCH="256", REPORTLAB_MAX_BODY_BYTES=str(8 * 1024 * 1024))
+    body = _long_batch()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(
+            b"POST /v1/label/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        deadline = time.monotonic() + 20
+        while "labeling engine=rules scheme=full reports=256" not in server.output():
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.01)
+    started = time.perf_counter()  # the client has left; the batch has seconds of work left
+    r = httpx.post(server.base_url + "/v1/label", json={"id": "next", "text": TEXT}, timeout=30)
+    waited = time.perf_counter() - started
+    assert r.status_code == 200, r.text
+    assert waited < 1.0, waited
+    time.sleep(0.2)
+    output = server.output()
+    assert "labeling cancelled: the client left" in output, output
+    assert "labeled engine=rules scheme=full reports=256" not in output
