@@ -289,7 +289,9 @@ class ChunkResult:
     size: int
     blobs: tuple[bytes, ...] = ()
     spooled: tuple[tuple[str, int], ...] = ()
-    items: list[tuple[ReportLabels, list[tuple[str, str, LabelValue]]] | None] = field(default_factory=list)
+    items: list[tuple[ReportLabels, list[tuple[str, str, LabelValue]], dict[str, Any]] | None] = field(
+        default_factory=list
+    )
     counts: list[list[int]] = field(default_factory=list)
     labeled: int = 0
     warned: int = 0
@@ -399,11 +401,14 @@ class ChunkLabeler:
             line = self._buf.getvalue()
         else:
             record = jsonl_record(result, values, r)
-            prediction = self._predictions[index] if 0 <= index < len(self._predictions) else None
-            if prediction is not None:  # a model engine: probabilities (and the hybrid's review flags)
-                record.update(prediction.extra_record(values))
+            record.update(self._extra(index, values))
             line = json.dumps(record, ensure_ascii=False) + "\n"
         return line.encode("utf-8")
+
+    def _extra(self, index: int, values: list[tuple[str, str, LabelValue]]) -> dict[str, Any]:
+        """A model engine's additions to report ``index``'s JSONL record (probabilities, review)."""
+        prediction = self._predictions[index] if 0 <= index < len(self._predictions) else None
+        return prediction.extra_record(values) if prediction is not None else {}
 
     def __call__(self, chunk: Sequence[RawReport], first_index: int = 0) -> ChunkResult:
         """Label ``chunk`` (reports ``first_index``, ``first_index + 1``, ... of the input)."""
@@ -423,7 +428,7 @@ class ChunkLabeler:
                     res.items.append(None)
                 continue
             if self.formats is None:
-                res.items.append((outcome, values))
+                res.items.append((outcome, values, self._extra(i, values)))
             for k, line in enumerate(lines):
                 pieces[k].append(line)
             for j, (_, _, v) in enumerate(values):
@@ -869,7 +874,7 @@ class _Run:
                 for raw, item in zip(chunk, res.items, strict=True):
                     if item is not None:
                         for w in self.writers:
-                            w.write(item[0], item[1], Report(*raw))
+                            w.write(item[0], item[1], Report(*raw), item[2])
             for failure in res.failures:
                 self.errors.write(failure.to_json().encode("utf-8"))
         except OSError as e:
@@ -954,7 +959,7 @@ def label_corpus(
     stderr: TextIO | None = None,
     stdin: IO[bytes] | None = None,
     load: Callable[..., Labeler] = load,
-    linkage: Callable[[Labeler], Linkage] | None = None,
+    linkage: Callable[[Labeler, Engine | None], Linkage] | None = None,
 ) -> BatchResult:
     """Label a corpus into the outputs: streaming, on ``options.workers`` processes, resumable.
 
@@ -1012,7 +1017,7 @@ def _label_corpus(
     stderr: TextIO | None = None,
     stdin: IO[bytes] | None = None,
     load: Callable[..., Labeler] = load,
-    linkage: Callable[[Labeler], Linkage] | None = None,
+    linkage: Callable[[Labeler, Engine | None], Linkage] | None = None,
 ) -> BatchResult:
     """:func:`label_corpus` once its outputs are checked and locked."""
     err = stderr if stderr is not None else sys.stderr
@@ -1046,12 +1051,13 @@ def _label_corpus(
             raise SchemeError(options.scheme, rules.schemes)
         scheme, rules_hash = options.scheme, rules.digest()
     columns = [c for c, _ in rules.schemes[scheme].columns]
-    link = linkage(labeler) if linkage is not None and labeler is not None else None
     if model_engine is not None and labeler is not None:
         model_engine = get_engine(
             options.engine, rules=list(options.rules), model_dir=options.model_dir, labeler=labeler
         )
         model_engine.load()  # sha256 checks, model extra: fail before anything is written
+    # the linkage's provenance records the engine and its model
+    link = linkage(labeler, model_engine) if linkage is not None and labeler is not None else None
 
     identity: dict[str, Any] = {}
     prior: dict[str, Any] | None = None

@@ -9,6 +9,7 @@ keeps its checkpointed ``.partial`` files for ``--resume``).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -230,7 +231,7 @@ def cmd_label(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: I
         stderr=stderr,
         stdin=stdin,
         load=load,
-        linkage=(lambda labeler: LabelLinkage.from_args(args, labeler)) if linked else None,
+        linkage=functools.partial(LabelLinkage.from_args, args) if linked else None,
     )
     if args.summary:
         print_summary(result.counts, stdout)

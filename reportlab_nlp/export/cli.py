@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from ..errors import InputError
 from ..io.readers import ReportSource
@@ -35,6 +35,9 @@ from .run import (
     run_export,
 )
 from .tables import WideCsvWriter
+
+if TYPE_CHECKING:
+    from ..engines import Engine
 
 PROGRESS_MIN_REPORTS = 300
 
@@ -98,12 +101,20 @@ class LabelLinkage:
         self._primary: Writer | None = None
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace, labeler: Labeler) -> LabelLinkage:
-        """Read ``--manifest`` (validating it before any labeling)."""
+    def from_args(
+        cls, args: argparse.Namespace, labeler: Labeler, engine: Engine | None = None
+    ) -> LabelLinkage:
+        """Read ``--manifest`` (validating it before any labeling); ``engine``: a loaded model engine."""
         manifest = _read_manifest_arg(args)
         if manifest is None:
             return cls(None, None, None)
-        provenance = Provenance.for_run(args.input, scheme=labeler.scheme, rules_hash=labeler.rules_hash)
+        provenance = Provenance.for_run(
+            args.input,
+            scheme=labeler.scheme,
+            rules_hash=labeler.rules_hash,
+            engine=engine.name if engine is not None else "rules",
+            model_sha256=engine.model_sha256() if engine is not None else None,
+        )
         if args.link_warnings:
             warnings_path = Path(args.link_warnings)
         else:
@@ -147,11 +158,16 @@ class _LinkedJsonlWriter(JsonlWriter):
         self.linkage = linkage
 
     def write(
-        self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
+        self,
+        report: ReportLabels,
+        values: Sequence[tuple[str, str, LabelValue]],
+        source: Report,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         links = self.linkage.links(report.id)
         self.linkage.observe(self, report.id, links)
         record = jsonl_record(report, values, source)
+        record.update(extra or {})  # a model engine's probabilities and review, as without --manifest
         record["studies"] = [link.to_dict() for link in links]
         if self.linkage.provenance is not None:
             record["provenance"] = self.linkage.provenance.to_dict()
@@ -167,7 +183,11 @@ class _LinkedCsvWriter(Writer):
         self.table = WideCsvWriter(path, columns, provenance, file=self.file)
 
     def write(
-        self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
+        self,
+        report: ReportLabels,
+        values: Sequence[tuple[str, str, LabelValue]],
+        source: Report,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         links = self.linkage.links(report.id)
         self.linkage.observe(self, report.id, links)

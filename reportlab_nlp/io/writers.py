@@ -70,13 +70,21 @@ class RowWriter:
 
 
 class Writer:
-    """Base class: write one labeled report at a time."""
+    """Base class: write one labeled report at a time.
+
+    ``extra`` is what a model engine adds to a JSONL record (``probabilities``,
+    the hybrid's ``review``); formats without room for it ignore it.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.file = AtomicFile(path)
 
     def write(
-        self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
+        self,
+        report: ReportLabels,
+        values: Sequence[tuple[str, str, LabelValue]],
+        source: Report,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         raise NotImplementedError
 
@@ -96,7 +104,11 @@ class CsvWriter(Writer):
         self.csv.writerow(["report_id", *columns])
 
     def write(
-        self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
+        self,
+        report: ReportLabels,
+        values: Sequence[tuple[str, str, LabelValue]],
+        source: Report,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         self.csv.writerow([report.id, *(v.to_csv() for _, _, v in values)])
 
@@ -105,9 +117,14 @@ class JsonlWriter(Writer):
     """One JSON object per report: id, labels (scheme columns), evidence, warnings, sections."""
 
     def write(
-        self, report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
+        self,
+        report: ReportLabels,
+        values: Sequence[tuple[str, str, LabelValue]],
+        source: Report,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         record = jsonl_record(report, values, source)
+        record.update(extra or {})
         self.file.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
