@@ -81,7 +81,7 @@ from .io.durable import (
     write_json,
 )
 from .io.readers import ReportSource
-from .io.writers import RowWriter, Writer, jsonl_record
+from .io.writers import RowWriter, Writer, jsonl_record, output_format
 from .labeler import Labeler, load
 from .rules import RuleSet, load_rules
 from .types import LabelValue, Report, ReportLabels
@@ -99,6 +99,7 @@ RUN_SUFFIX = ".run.json"
 ERRORS_SUFFIX = ".errors.jsonl"
 RUN_FORMAT = "reportlab-nlp label run"
 RUN_FORMAT_VERSION = 1
+_DELIMITER = {"csv": ",", "tsv": "\t"}
 _WINDOW_PER_WORKER = 4
 _MAX_MESSAGE = 300
 _VALUE_INDEX = {LabelValue.POSITIVE: 0, LabelValue.NEGATIVE: 1, LabelValue.UNCERTAIN: 2, LabelValue.BLANK: 3}
@@ -130,10 +131,7 @@ class Output:
     @classmethod
     def parse(cls, path: str | Path, fmt: str | None = None) -> Output:
         """The output for ``path``: format ``fmt``, or by extension (``.jsonl``, ``.ndjson``, ``.json``)."""
-        kind = fmt or ("jsonl" if str(path).lower().endswith((".jsonl", ".ndjson", ".json")) else "csv")
-        if kind not in ("csv", "jsonl"):
-            raise OutputError(f"{path}: unknown output format {kind!r}; expected csv or jsonl")
-        return cls(str(path), kind)
+        return cls(str(path), output_format(path, fmt))
 
 
 @dataclass(frozen=True)
@@ -167,6 +165,8 @@ class BatchOptions:
         the model engines label in this process (ONNX Runtime uses the cores).
     model_dir
         For ``model`` and ``hybrid``: the model folder, or a folder holding one (default ``models/``).
+    delimiter, encoding
+        How to read a CSV input (see :mod:`reportlab_nlp.io.tables`): None sniffs the delimiter.
     """
 
     input: str
@@ -185,6 +185,8 @@ class BatchOptions:
     progress: bool = True
     engine: str = "rules"
     model_dir: str | None = None
+    delimiter: str | None = None
+    encoding: str = "utf-8"
 
     def __post_init__(self) -> None:
         if not self.outputs:
@@ -316,10 +318,10 @@ def describe_failure(position: int, report_id: str, exc: BaseException, text: st
     return Failure(position, report_id, type(exc).__name__, message)
 
 
-def csv_header(columns: Sequence[str]) -> bytes:
-    """The header line of the wide CSV: ``report_id`` and the scheme's columns."""
+def csv_header(columns: Sequence[str], delimiter: str = ",") -> bytes:
+    """The header line of the wide CSV (or TSV): ``report_id`` and the scheme's columns."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(["report_id", *columns])
+    csv.writer(buf, delimiter=delimiter, lineterminator="\n").writerow(["report_id", *columns])
     return buf.getvalue().encode("utf-8")
 
 
@@ -349,7 +351,10 @@ class ChunkLabeler:
         self.n_columns = len(labeler.columns())
         self.categories = labeler.category_columns()  # categorical columns (RSNA COVID-19 Category)
         self._buf = io.StringIO()
-        self._csv = RowWriter(self._buf)  # the shared rules: ids with \r quoted, formula-like ids neutralised
+        self._csv = RowWriter(self._buf)
+        self._tsv = RowWriter(
+            self._buf, delimiter="\t"
+        )  # the shared rules: ids with \r quoted, formula-like ids neutralised
 
     def _label_all(self, reports: list[Report]) -> list[ReportLabels | Exception]:
         if self.engine is not None:
@@ -393,11 +398,13 @@ class ChunkLabeler:
         r: Report,
         index: int = -1,
     ) -> bytes:
-        if fmt == "csv":
+        if fmt in ("csv", "tsv"):
             self._buf.seek(0)
             self._buf.truncate()
             cats = (result.category(c) or "" for c in self.categories)
-            self._csv.writerow([result.id, *(v.to_csv() for _, _, v in values), *cats])
+            (self._csv if fmt == "csv" else self._tsv).writerow(
+                [result.id, *(v.to_csv() for _, _, v in values), *cats]
+            )
             line = self._buf.getvalue()
         else:
             record = jsonl_record(result, values, r)
@@ -696,6 +703,9 @@ def _identity(
         "scheme": scheme,
         "rules_hash": rules_hash,
         "outputs": [{"path": str(Path(o.path).resolve()), "format": o.format} for o in options.outputs],
+        # recorded only when given, so that runs recorded before these options resume as before
+        **({"delimiter": options.delimiter} if options.delimiter is not None else {}),
+        **({"encoding": options.encoding} if options.encoding != "utf-8" else {}),
     }
 
 
@@ -706,6 +716,8 @@ _WHAT = {
     "id_col": "--id-col",
     "text_cols": "--text-col",
     "encoding_errors": "--encoding-errors",
+    "delimiter": "--delimiter",
+    "encoding": "--encoding",
     "allow_duplicate_ids": "--allow-duplicate-ids",
     "scheme": "--scheme",
     "rules_hash": "the rules (their hash)",
@@ -800,8 +812,8 @@ class _Run:
             raise
         if prior is None:
             for o, pf in zip(self.options.outputs, self.partials, strict=False):
-                if o.format == "csv":
-                    pf.write(csv_header([*self.columns, *self.categories]))
+                if o.format in ("csv", "tsv"):
+                    pf.write(csv_header([*self.columns, *self.categories], _DELIMITER[o.format]))
         self.state.sizes = self.sizes()
 
     def sizes(self) -> list[int]:
@@ -1011,6 +1023,31 @@ def label_corpus(
         return _label_corpus(options, stderr=stderr, stdin=stdin, load=load, linkage=linkage)
 
 
+def _note_ignored(options: BatchOptions, source: ReportSource, linked: bool, err: TextIO) -> None:
+    """Say so on standard error when an option has no effect on this input; refuse what cannot be done."""
+    if source.kind in ("folder", "stdin"):
+        given = [
+            name
+            for name, value in (
+                ("--id-col", options.id_col),
+                ("--text-col", options.text_cols),
+                ("--delimiter", options.delimiter),
+            )
+            if value
+        ]
+        if given:
+            what = "a folder of .txt files (ids are the file names, texts their contents)"
+            if source.kind == "stdin":
+                what = "standard input (one report, id 'stdin')"
+            err.write(f"reportlab-nlp: warning: {' and '.join(given)} ignored: the input is {what}\n")
+    elif source.kind == "jsonl" and options.delimiter is not None:
+        err.write("reportlab-nlp: warning: --delimiter ignored: the input is JSONL\n")
+    if linked:
+        for o in options.outputs:
+            if o.format not in ("csv", "jsonl"):
+                raise OutputError(f"{o.path}: --manifest writes .csv or .jsonl outputs, not {o.format}")
+
+
 def _label_corpus(
     options: BatchOptions,
     *,
@@ -1034,13 +1071,24 @@ def _label_corpus(
         encoding_errors=options.encoding_errors,
         allow_duplicate_ids=options.allow_duplicate_ids,
         stdin=stdin,
+        delimiter=options.delimiter,
+        encoding=options.encoding,
     )
+    _note_ignored(options, source, linkage is not None, err)
     total = source.check()
     workers = min(options.workers or available_cores(), max(1, math.ceil(total / options.batch_size)))
     model_engine: Engine | None = None
     if options.engine != "rules":  # checked before any work; one process (ONNX Runtime uses the cores)
         model_engine = get_engine(options.engine, rules=list(options.rules), model_dir=options.model_dir)
         workers = 1
+    if options.workers is not None and options.workers > workers:
+        why = (
+            f"--engine {options.engine} labels in one process (ONNX Runtime uses the cores)"
+            if options.engine != "rules"
+            else f"{total} reports fill {workers} chunk{'s' if workers > 1 else ''} of {options.batch_size}"
+        )
+        how = "one process" if workers == 1 else f"{workers} worker processes"
+        err.write(f"reportlab-nlp: note: --workers {options.workers} runs {how}: {why}\n")
     labeler: Labeler | None = None
     if workers == 1 or linkage is not None:
         labeler = load(list(options.rules), scheme=options.scheme)

@@ -31,6 +31,8 @@ from .constants import ENGINE_NAMES
 from .errors import ExtraNotInstalledError, ReportlabError
 from .explain import add_explain_parser, explain_text, find_record, record_values, render_explain, use_color
 from .export.cli import LabelLinkage, add_export_parser, add_manifest_args, cmd_export
+from .io.tables import check_encoding, parse_delimiter
+from .io.writers import FORMATS
 from .labeler import load
 from .service.command import add_serve_parser
 from .spark import add_spark_parser
@@ -64,10 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="PATH",
-        help="output file; .jsonl is JSONL, anything else CSV unless --format says; may be repeated",
+        help="output file: .jsonl JSONL, .tsv TSV, anything else CSV unless --format says; may be repeated",
+    )
+    p.add_argument("--format", choices=FORMATS, default=None, help="output format (default: by extension)")
+    p.add_argument(
+        "--delimiter",
+        default=None,
+        metavar="CHAR",
+        help="CSV input delimiter (e.g. ';' or tab; default: .tsv is tab, else sniffed from the header line)",
     )
     p.add_argument(
-        "--format", choices=("csv", "jsonl"), default=None, help="output format (default: by extension)"
+        "--encoding",
+        default="utf-8",
+        help="input encoding (default: utf-8; e.g. cp1252, latin-1)",
     )
     p.add_argument("--id-col", default=None, help="id column or JSON key (default: report_id, id or uid)")
     p.add_argument(
@@ -224,6 +235,8 @@ def cmd_label(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: I
         progress=not args.no_progress,
         engine=args.engine,
         model_dir=args.model,
+        delimiter=None if args.delimiter is None else parse_delimiter(args.delimiter),
+        encoding=check_encoding(args.encoding),
     )
     linked = args.manifest is not None or bool(args.manifest_col)
     result = label_corpus(

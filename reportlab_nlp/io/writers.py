@@ -98,9 +98,9 @@ class Writer:
 class CsvWriter(Writer):
     """Wide CSV: ``report_id`` then the scheme's columns, values 1 / 0 / -1 / blank. No report text."""
 
-    def __init__(self, path: str | Path, columns: Sequence[str]) -> None:
+    def __init__(self, path: str | Path, columns: Sequence[str], *, delimiter: str = ",") -> None:
         super().__init__(path)
-        self.csv = RowWriter(self.file.handle)
+        self.csv = RowWriter(self.file.handle, delimiter=delimiter)
         self.csv.writerow(["report_id", *columns])
 
     def write(
@@ -148,17 +148,39 @@ def jsonl_record(
     return record
 
 
+FORMATS = ("csv", "tsv", "jsonl")
+"""The output formats: the wide CSV, the same table tab-separated, JSONL."""
+_BY_SUFFIX = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".tsv": "tsv", ".tab": "tsv"}
+_NOT_WRITTEN = (".parquet", ".pq", ".feather", ".arrow", ".orc", ".avro", ".xlsx", ".xls", ".ods", ".db")
+
+
+def output_format(path: str | Path, fmt: str | None = None) -> str:
+    """The format of an output: ``fmt``, else by extension (``.jsonl``/``.ndjson``/``.json``,
+    ``.tsv``/``.tab``; any other name is CSV), refusing the table formats we do not write."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise OutputError(f"{path}: unknown output format {fmt!r}; expected one of: {', '.join(FORMATS)}")
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix in _NOT_WRITTEN:
+        raise OutputError(
+            f"{path}: {suffix[1:]} is not an output format of reportlab-nlp; "
+            "use .csv, .tsv or .jsonl (pandas reads each: read_csv, read_csv(sep='\\t'), "
+            "read_json(lines=True)), or pass --format to write that format under this name"
+        )
+    return _BY_SUFFIX.get(suffix, "csv")
+
+
 def writer_for(path: str | Path, fmt: str | None, columns: Sequence[str]) -> Writer:
-    """A CSV or JSONL writer for ``path`` (format from ``fmt`` or the extension)."""
-    kind = fmt or ("jsonl" if str(path).lower().endswith((".jsonl", ".ndjson", ".json")) else "csv")
+    """A CSV, TSV or JSONL writer for ``path`` (format from ``fmt`` or the extension)."""
+    kind = output_format(path, fmt)
     if kind == "jsonl":
         return JsonlWriter(path)
-    if kind == "csv":
-        return CsvWriter(path, columns)
-    raise OutputError(f"{path}: unknown output format {kind!r}; expected csv or jsonl")
+    return CsvWriter(path, columns, delimiter="\t" if kind == "tsv" else ",")
 
 
 __all__ = [
+    "FORMATS",
     "FORMULA_START",
     "AtomicFile",
     "CsvWriter",
@@ -167,6 +189,7 @@ __all__ = [
     "Writer",
     "jsonl_record",
     "neutralise",
+    "output_format",
     "restore",
     "writer_for",
 ]

@@ -276,6 +276,10 @@ def test_failure_message_never_quotes_the_report() -> None:
     }
 
 
+def test_tsv_output_format() -> None:
+    assert Output.parse("x.tsv").format == "tsv" and Output.parse("x.tab").format == "tsv"
+
+
 def test_options_are_checked() -> None:
     out = (Output.parse("l.csv"),)
     with pytest.raises(ValueError, match="on_error"):
