@@ -18,6 +18,8 @@ from .matching import Hit, TriggerIndex, leftmost_longest, lower_same_length
 NAME = "rl_sections"
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\r?\n")
+# a sentence end on a line: the next sentence starts, or the line ends
+_SENTENCE_END = re.compile(r"[.?!](?:[ \t]+(?=[A-Z0-9])|[ \t]*(?=\r?\n|$))")
 _TITLE_SEP = r"[ \t,/&()-]+"
 
 
@@ -88,22 +90,18 @@ class SectionDetector:
         return hits
 
     def _split_at_blank_lines(self, text: str, sections: list[Section]) -> list[Section]:
-        """End each skipped section (not a body part) at its first blank line after text of its
-        own; unheaded text after that blank line is a read body section."""
+        """End each skipped section (not a body part) where its own text ends (:func:`_own_end`);
+        unheaded text after that is a read body section."""
         out: list[Section] = []
         for s in sections:
-            if s.read or s.category in self.body_part or s.category == "body":
+            end = -1
+            if not (s.read or s.category in self.body_part or s.category == "body"):
+                end = _own_end(text, s.start, s.end)
+            if end < 0:
                 out.append(s)
                 continue
-            first = s.start
-            while first < s.end and text[first].isspace():
-                first += 1
-            m = _BLANK_LINE.search(text, first, s.end)
-            if m is None or not text[m.end() : s.end].strip():
-                out.append(s)
-                continue
-            out.append(Section(s.category, s.start, m.start(), s.header, s.header_start, s.header_end, False))
-            out.append(Section("body", m.start(), s.end, read=True))
+            out.append(Section(s.category, s.start, end, s.header, s.header_start, s.header_end, False))
+            out.append(Section("body", end, s.end, read=True))
         return out
 
     @staticmethod
@@ -144,6 +142,33 @@ class SectionDetector:
         doc._.rl_text = doc.text
         doc._.rl_sections = self.find(doc._.rl_text)
         return doc
+
+
+def _own_end(text: str, start: int, end: int) -> int:
+    """Where the own text of a skipped section ``text[start:end]`` ends, or -1 for all of it.
+
+    It ends at its first blank line after some text of its own, or, when its text starts on
+    the header's line and ends a sentence there, at that line's end if the next line is
+    prose (three sentences or more): the clinical question or comparison is one line, the
+    unheaded report body after it is read. Only when unheaded text follows."""
+    first = start
+    while first < end and text[first].isspace():
+        first += 1
+    blank = _BLANK_LINE.search(text, first, end)
+    cut = blank.start() if blank else -1
+    line_end = text.find("\n", first, end)
+    one_line = line_end > 0 and "\n" not in text[start:first]
+    if one_line and text[first:line_end].rstrip()[-1:] in (".", "?", "!") and (cut < 0 or line_end < cut):
+        cut = line_end if _is_prose(text, line_end + 1, end) else cut
+    return cut if cut >= 0 and text[cut:end].strip() else -1
+
+
+def _is_prose(text: str, start: int, end: int) -> bool:
+    """Whether the line at ``start`` is prose: it starts a sentence and holds three or more
+    (a line of the report body, not the rest of a one-line clinical question)."""
+    stop = text.find("\n", start, end)
+    line = text[start : end if stop < 0 else stop].strip()
+    return line[:1].isupper() and sum(1 for _ in _SENTENCE_END.finditer(line)) >= 3
 
 
 def _title_regexes(rules: RuleSet) -> tuple[re.Pattern[str], list[tuple[re.Pattern[str], str]]] | None:

@@ -222,6 +222,32 @@ def test_body_part_section_is_not_split_at_a_blank_line(detector: SectionDetecto
     ]
 
 
+def test_one_line_skipped_section_ends_before_a_line_of_prose(detector: SectionDetector) -> None:
+    text = (
+        "HISTORY: Dyspnea.\nThe heart is enlarged.  No effusion.  Lungs are clear.\nIMPRESSION: Cardiomegaly."
+    )
+    assert _found(detector, text) == [
+        ("history", "HISTORY", "Dyspnea."),
+        ("body", "", "The heart is enlarged.  No effusion.  Lungs are clear."),
+        ("impression", "IMPRESSION", "Cardiomegaly."),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # one sentence, then two on the next line: the rest of the question
+        "INDICATION: Cough.\nEvaluate for pneumonia.\nFINDINGS: Clear lungs.",
+        "INDICATION: Cough.\nFever. Evaluate for pneumonia.\nFINDINGS: Clear lungs.",
+        # a line wrapped inside a sentence, and text not on the header's line
+        "INDICATION: Cough and\nfever. Rule out pneumonia. Smoker. Weight loss.\nFINDINGS: Clear lungs.",
+        "INDICATION:\nCough.\nFever. Rule out pneumonia. Smoker.\nFINDINGS: Clear lungs.",
+    ],
+)
+def test_skipped_section_runs_on_over_its_own_lines(detector: SectionDetector, text: str) -> None:
+    assert [s.category for s in detector.find(text)] == ["indication", "findings"]
+
+
 @pytest.mark.parametrize(
     "title",
     [
