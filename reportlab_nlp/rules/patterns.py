@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 
 from ..errors import RulesError
+from .safety import backtracking_risk, matches_empty
 
 MACRO_REF = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 WORD_CHARS = "A-Za-z0-9"
@@ -63,8 +64,24 @@ def compile_pattern(regex: str) -> re.Pattern[str]:
 
 
 def check_regex(regex: str, where: tuple[str, str], shown: str) -> None:
-    """Compile ``regex``; a bad one is a :class:`RulesError` at ``where`` showing ``shown``."""
+    """Compile ``regex`` and check it (:func:`regex_problem`); a problem is a
+    :class:`RulesError` at ``where`` showing ``shown`` (the rule as written)."""
     try:
         compile_pattern(regex)
     except re.error as e:
         raise RulesError(where[0], where[1], f"bad regular expression {shown!r}: {e}") from e
+    problem = regex_problem(regex)
+    if problem:
+        raise RulesError(where[0], where[1], f"pattern {shown!r}: {problem}")
+
+
+@functools.lru_cache(maxsize=8192)
+def regex_problem(regex: str) -> str | None:
+    """Why a compiled ``regex`` is refused as a rule, or None: it matches the empty string
+    (it would fire at every position), or it may backtrack exponentially (:mod:`.safety`)."""
+    if matches_empty(regex):
+        return "matches the empty string; a rule must match at least one character"
+    risk = backtracking_risk(regex)
+    if risk:
+        return f"{risk}, so a short report could take hours; write it so that text can match one way only"
+    return None

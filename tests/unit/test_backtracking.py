@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from reportlab_nlp import Labeler
+from reportlab_nlp.errors import RulesError
+from reportlab_nlp.rules import RuleSet, expand_macros, load_rules
+from reportlab_nlp.rules.patterns import regex_problem
 
 # (what it is, the text): each took seconds to minutes with the patterns before the fix
 HOSTILE = [
@@ -40,3 +44,83 @@ def test_builtin_patterns_do_not_backtrack_on_hostile_reports(labeler: Labeler, 
     with _at_most(5):  # each takes milliseconds now
         result = labeler.label(text)
     assert result.labels  # labeled, not skipped
+
+
+# ------------------------------------------------------------------ YAML aliases
+
+
+def _alias_bomb(levels: int) -> str:
+    """A rules file whose ``codes`` nest aliases ``levels`` deep, ten each: 10**levels values."""
+    lines = ["findings:", "  - label: Pneumothorax", "    codes:", '      l0: &l0 ["zz", "zz", "zz"]']
+    for i in range(1, levels + 1):
+        refs = ", ".join([f"*l{i - 1}"] * 10)
+        lines.append(f"      l{i}: &l{i} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_naming_the_file(rules_file: Callable[..., Path]) -> None:
+    path = rules_file(_alias_bomb(9))  # under 1 KB, 10**9 values expanded
+    assert path.stat().st_size < 2000
+    with pytest.raises(RulesError) as info:
+        load_rules([path])
+    assert str(path) in str(info.value) and "aliases expand to more than" in str(info.value)
+
+
+def test_an_alias_that_contains_itself_is_refused(rules_file: Callable[..., Path]) -> None:
+    path = rules_file("findings:\n  - label: Pneumothorax\n    codes: &c {self: *c}\n")
+    with pytest.raises(RulesError, match="aliases expand"):
+        load_rules([path])
+
+
+def test_a_few_aliases_are_fine(rules_file: Callable[..., Path]) -> None:
+    path = rules_file(
+        "findings:\n  - label: Pneumothorax\n    phrases: &p [zzptx, zzptx two]\n"
+        "  - label: Pleural Effusion\n    phrases: *p\n"
+    )
+    assert "zzptx" in load_rules([path]).finding("Pleural Effusion").phrases
+
+
+# ------------------------------------------------------------------ the static check
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("(zz+)+$", "repetition inside a repetition"),
+        (r"(?:zz\w+\s?)*q", "repetition inside a repetition"),
+        (r"(?:zz|zz)*q", "alternatives that match the same text"),
+        (r"(?:zzab|zzab)*q", "alternatives that match the same text"),
+        ("(?:zz)*", "matches the empty string"),
+        (r"\b(?:zz)?", "matches the empty string"),
+    ],
+)
+def test_a_user_pattern_that_backtracks_or_matches_nothing_is_refused(
+    rules_file: Callable[..., Path], pattern: str, problem: str
+) -> None:
+    path = rules_file(f"findings:\n  - label: Pneumothorax\n    patterns: ['{pattern}']\n")
+    with pytest.raises(RulesError) as info:
+        load_rules([path])
+    message = str(info.value)
+    assert str(path) in message and "finding 'Pneumothorax'" in message and repr(pattern) in message
+    assert problem in message
+
+
+def test_cues_and_modifiers_are_checked_too(rules_file: Callable[..., Path]) -> None:
+    with pytest.raises(RulesError, match=r"cue '\(a\+\)\+zz'.*repetition inside"):
+        load_rules([rules_file("cues:\n  - {pattern: '(a+)+zz', category: negated}\n")])
+    with pytest.raises(RulesError, match=r"modifiers.stops\[0\].*empty string"):
+        load_rules([rules_file("modifiers:\n  stops: ['x*']\n")])
+
+
+def test_every_builtin_pattern_passes_the_static_check(rules: RuleSet) -> None:
+    # load_rules() applies it; this names the patterns it looked at, so that a change that
+    # skipped it would show
+    regexes = {c.regex for c in rules.cues} | {m.regex for m in rules.modifiers.rules}
+    regexes |= set(rules.terminators) | set(rules.modifiers.stops)
+    regexes |= {
+        expand_macros(p, rules.macros, where=("", ""))
+        for f in rules.findings
+        for p in (*f.patterns, *f.exclusion_patterns, *(q for v in f.states.values() for q in v))
+    }
+    assert len(regexes) > 300
+    assert [r for r in regexes if regex_problem(r)] == []
