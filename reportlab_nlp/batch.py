@@ -721,6 +721,7 @@ _WHAT = {
     "allow_duplicate_ids": "--allow-duplicate-ids",
     "scheme": "--scheme",
     "rules_hash": "the rules (their hash)",
+    "conventions": "--conventions (the scheme's convention profile)",
     "engine": "--engine",
     "model_sha256": "the model (its sha256)",
     "outputs": "the outputs (--out/--format)",
@@ -1111,6 +1112,7 @@ def _label_corpus(
     prior: dict[str, Any] | None = None
     if resumable:
         identity = _identity(options, sha256_input(options.input), total, scheme, rules_hash)
+        identity["conventions"] = rules.conventions.name
         if model_engine is not None:
             identity["engine"] = options.engine
             identity["model_sha256"] = model_engine.model_sha256()

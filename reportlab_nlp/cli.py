@@ -34,6 +34,7 @@ from .export.cli import LabelLinkage, add_export_parser, add_manifest_args, cmd_
 from .io.tables import check_encoding, parse_delimiter
 from .io.writers import FORMATS
 from .labeler import load
+from .rules import with_conventions
 from .service.command import add_serve_parser
 from .spark import add_spark_parser
 from .types import LabelValue
@@ -48,6 +49,18 @@ def _add_rules_args(p: argparse.ArgumentParser) -> None:
         help="a rules file (YAML/JSON) applied over the built-in rules; may be repeated",
     )
     p.add_argument("--scheme", default="full", help="label scheme: full (default), chexpert, chestxray14")
+    p.add_argument(
+        "--conventions",
+        default=None,
+        metavar="NAME|none",
+        help="convention profile (default: the scheme's own; full, chexpert, chestxray14, a file, or none)",
+    )
+
+
+def _apply_conventions(args: argparse.Namespace) -> None:
+    """Put the convention profile of the chosen scheme (or --conventions) before the --rules files."""
+    if hasattr(args, "conventions") and hasattr(args, "rules"):
+        args.rules = [str(p) for p in with_conventions(args.rules, args.scheme, args.conventions)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -374,6 +387,7 @@ def main(
     args = build_parser().parse_args(argv)
     args.argv = list(argv) if argv is not None else sys.argv[1:]  # recorded by train/export-model
     try:
+        _apply_conventions(args)
         return COMMANDS[args.command](args, stdout, stderr, stdin)
     except ReportlabError as e:
         stderr.write(f"reportlab-nlp: error: {e}\n")

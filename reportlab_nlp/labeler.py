@@ -10,7 +10,7 @@ from typing import TypeVar
 from .errors import SchemeError
 from .pipeline import build_pipeline
 from .pipeline.labels import project
-from .rules import RuleSet, Scheme, load_rules
+from .rules import RuleSet, Scheme, load_rules, with_conventions
 from .types import LabelValue, Report, ReportLabels
 
 T = TypeVar("T")
@@ -43,6 +43,8 @@ class Labeler:
         self.scheme = self.get_scheme(scheme).name
         self.nlp = build_pipeline(rules)
         self.rules_hash = rules.digest()
+        self.conventions = rules.conventions.name
+        """The convention profile the rules carry (``full``, ``chexpert``, ``chestxray14``, ``none``)."""
 
     @property
     def labels(self) -> list[str]:
@@ -135,7 +137,12 @@ def _with_id(report: ReportLabels, id: str) -> ReportLabels:
     return replace(report, id=id)
 
 
-def load(rules: Sequence[str | Path] | str | Path | None = None, *, scheme: str = "full") -> Labeler:
+def load(
+    rules: Sequence[str | Path] | str | Path | None = None,
+    *,
+    scheme: str = "full",
+    conventions: str | None = None,
+) -> Labeler:
     """Build a rule labeler.
 
     Parameters
@@ -143,7 +150,9 @@ def load(rules: Sequence[str | Path] | str | Path | None = None, *, scheme: str 
     rules
         Paths of user rules files applied over the built-in rules (``--rules``).
     scheme
-        Default output scheme.
+        Default output scheme; its convention profile (``rules/profiles/``) is applied.
+    conventions
+        Another convention profile (a name or a path), or ``"none"`` (``--conventions``).
     """
     extra: Sequence[str | Path]
     if rules is None:
@@ -152,4 +161,4 @@ def load(rules: Sequence[str | Path] | str | Path | None = None, *, scheme: str 
         extra = (rules,)
     else:
         extra = tuple(rules)
-    return Labeler(load_rules(extra), scheme=scheme)
+    return Labeler(load_rules(with_conventions(extra, scheme, conventions)), scheme=scheme)

@@ -33,7 +33,7 @@ from .errors import ColumnNotFoundError, ExtraNotInstalledError, InputError, Jav
 from .io.readers import DEFAULT_ID_COLUMNS, DEFAULT_TEXT_COLUMNS, join_fields
 from .io.writers import jsonl_record
 from .labeler import Labeler
-from .rules import RuleSet, load_rules
+from .rules import RuleSet, load_rules, with_conventions
 from .types import Report
 
 if TYPE_CHECKING:
@@ -213,7 +213,7 @@ def label_dataframe(
     _require_pyspark("label_dataframe")
     from pyspark.sql import types as T
 
-    ruleset = load_rules(tuple(rules or ()))
+    ruleset = load_rules(with_conventions(tuple(rules or ()), scheme))
     if scheme not in ruleset.schemes:
         raise SchemeError(scheme, ruleset.schemes)
     columns = tuple(c for c, _ in ruleset.schemes[scheme].columns)

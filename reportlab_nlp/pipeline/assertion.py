@@ -10,6 +10,12 @@ nearest strong cue, then the nearest weak one ("or" between alternatives yields
 to "no A or B"). A cue looking both ways does not reach back across a comma.
 Mentions whose wording fixes their state ("heart size is normal") keep it.
 
+A convention profile (``rules/profiles/``, ``RuleSet.conventions``) may code hedged
+mentions by the strength of their hedge: when any cue marked ``hedge: weak`` reaches
+an uncertain mention it takes ``weak_hedge`` (absent: negated), else when a
+``hedge: strong`` cue does it takes ``strong_hedge``; ``hypothetical: absent`` codes
+hypothetical mentions negated. The deciding cue stays the mention's evidence.
+
 Sets ``doc._.rl_asserted``: a list of :class:`~reportlab_nlp.types.Mention`.
 """
 
@@ -35,6 +41,7 @@ _CATEGORY = {
     "hypothetical": Assertion.HYPOTHETICAL,
 }
 IGNORE = "ignore"
+_CODED = {"absent": Assertion.NEGATED, "present": Assertion.PRESENT, "uncertain": Assertion.UNCERTAIN}
 
 
 class Cue(NamedTuple):
@@ -46,6 +53,7 @@ class Cue(NamedTuple):
     direction: str
     window: int
     weak: bool
+    hedge: str = ""
 
 
 class AssertionDetector:
@@ -54,6 +62,10 @@ class AssertionDetector:
     def __init__(self, rules: RuleSet) -> None:
         self.cue_index: TriggerIndex[CueRule] = TriggerIndex([(c.regex, c) for c in rules.cues])
         self.history_present = {f.label for f in rules.findings if f.history == "present"}
+        conv = rules.conventions
+        self.weak_hedge, self.strong_hedge = _CODED[conv.weak_hedge], _CODED[conv.strong_hedge]
+        self.by_strength = (conv.weak_hedge, conv.strong_hedge) != ("uncertain", "uncertain")
+        self.hypothetical = Assertion.NEGATED if conv.hypothetical == "absent" else Assertion.HYPOTHETICAL
         self.term_regex = re.compile(
             "|".join(f"(?:{t})" for t in rules.terminators) or r"(?!x)x", re.IGNORECASE
         )
@@ -79,7 +91,7 @@ class AssertionDetector:
                 s += 1
             while e > s and text[e - 1].isspace():
                 e -= 1
-            found.append(Cue(s, e, rule.category, rule.direction, rule.window, rule.weak))
+            found.append(Cue(s, e, rule.category, rule.direction, rule.window, rule.weak, rule.hedge))
         return found
 
     def terminators_in(self, text: str, start: int, end: int) -> tuple[list[int], list[int]]:
@@ -142,7 +154,22 @@ class AssertionDetector:
             return None, cue
         if cue.category == "historical" and c.label in self.history_present:
             return Assertion.PRESENT, cue  # an old fracture is a fracture (guidelines)
+        if cue.category == "uncertain" and self.by_strength:
+            return self._by_strength(c, text, cues, terms), cue
+        if cue.category == "hypothetical":
+            return self.hypothetical, cue
         return _CATEGORY[cue.category], cue
+
+    def _by_strength(
+        self, c: Candidate, text: str, cues: list[Cue], terms: tuple[list[int], list[int]]
+    ) -> Assertion:
+        """A convention's code for an uncertain mention: by the weakest hedge that reaches it."""
+        strengths = {q.hedge for q in cues if q.hedge and self._reaches(q, c, text, terms) is not None}
+        if "weak" in strengths:
+            return self.weak_hedge
+        if "strong" in strengths:
+            return self.strong_hedge
+        return Assertion.UNCERTAIN
 
     def run(
         self, text: str, candidates: list[Candidate], sentences: tuple[tuple[int, int], ...]

@@ -17,6 +17,7 @@ hash), :mod:`.patterns` (phrases to regexes, macros), :mod:`.files` (parsing a f
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,7 @@ from .types import (
     AttributeRule,
     CategoryRule,
     CategoryValueRule,
+    Conventions,
     CueRule,
     FindingRule,
     MetadataRule,
@@ -47,11 +49,13 @@ __all__ = [
     "BUILTIN_FILES",
     "CUE_CATEGORIES",
     "DIRECTIONS",
+    "NO_CONVENTIONS",
     "PROFILES",
     "STATE_ASSERTIONS",
     "AttributeRule",
     "CategoryRule",
     "CategoryValueRule",
+    "Conventions",
     "CueRule",
     "FindingRule",
     "MetadataRule",
@@ -65,6 +69,7 @@ __all__ = [
     "expand_macros",
     "load_rules",
     "phrase_regex",
+    "with_conventions",
 ]
 
 STATE_ASSERTIONS = {
@@ -82,8 +87,50 @@ BUILTIN_FILES = (
     "modifiers.yaml",
     "metadata.yaml",
 )
-PROFILES = ("chexpert-compat",)
-"""Built-in rules files that ``extra`` (``--rules``) may name instead of a path."""
+PROFILES = ("full", "chexpert", "chestxray14", "chexpert-compat")
+"""Built-in rules files (``rules/profiles/``: the schemes' convention profiles) that
+``extra`` (``--rules``) may name instead of a path; ``chexpert-compat`` is the older
+name of ``chexpert``."""
+_PROFILE_FILES = {"chexpert-compat": "chexpert"}
+NO_CONVENTIONS = "none"
+
+
+@functools.lru_cache(maxsize=1)
+def _scheme_conventions() -> dict[str, str]:
+    """The built-in schemes' convention profiles (``conventions:`` in ``schemes.yaml``)."""
+    text = resources.files(__name__).joinpath("schemes.yaml").read_text(encoding="utf-8")
+    schemes = read_rules_text("schemes.yaml", text).get("schemes") or {}
+    return {str(k): str(v.get("conventions") or "") for k, v in schemes.items()}
+
+
+def with_conventions(
+    extra: Sequence[str | Path], scheme: str | None, conventions: str | None = None
+) -> tuple[str | Path, ...]:
+    """``extra`` with the convention profile for ``scheme`` first (``--conventions``).
+
+    ``conventions`` None applies the scheme's own profile (``schemes.yaml``); a profile
+    name or a path applies that one instead; ``none`` applies ``full``, the guidelines
+    with no scheme's conventions. When ``extra`` already names a built-in profile it is
+    returned as it is (a list resolved once is not resolved again).
+
+    Raises
+    ------
+    RulesError
+        For a profile name that is neither built in nor an existing file.
+    """
+    if any(str(p) in PROFILES for p in extra):
+        return tuple(extra)
+    if conventions is None:
+        name = _scheme_conventions().get(scheme or "", "")
+    else:
+        name = "full" if conventions == NO_CONVENTIONS else conventions
+    if not name:
+        return tuple(extra)
+    if name not in PROFILES and not Path(name).exists():
+        raise RulesError(
+            name, "", f"unknown conventions; expected one of: {', '.join(PROFILES)}, none, or a rules file"
+        )
+    return (name, *extra)
 
 
 def load_rules(extra: Sequence[str | Path] = ()) -> RuleSet:
@@ -110,8 +157,9 @@ def load_rules(extra: Sequence[str | Path] = ()) -> RuleSet:
     for p in extra:
         path = str(p)
         if path in PROFILES and not Path(path).exists():
-            name = f"profiles/{path}.yaml"
-            text = package.joinpath("profiles", f"{path}.yaml").read_text(encoding="utf-8")
+            stem = _PROFILE_FILES.get(path, path)
+            name = f"profiles/{stem}.yaml"
+            text = package.joinpath("profiles", f"{stem}.yaml").read_text(encoding="utf-8")
             builder.add(name, read_rules_text(name, text), user=True)
             continue
         try:

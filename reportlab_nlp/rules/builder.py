@@ -18,6 +18,7 @@ from .fields import CUE_CATEGORIES
 from .merge_more import add_category, add_metadata, add_modifiers
 from .patterns import check_regex, expand_macros, phrase_regex
 from .schema import (
+    ConventionsEntry,
     CueEntry,
     FindingEntry,
     RulesFileEntry,
@@ -29,6 +30,7 @@ from .schema import (
 from .types import (
     AttributeRule,
     CategoryRule,
+    Conventions,
     CueRule,
     FindingRule,
     MetadataSettings,
@@ -107,6 +109,7 @@ class Builder:
     modifier_stops: list[str] = field(default_factory=list)
     modifier_boundaries: list[str] = field(default_factory=list)
     metadata: MetadataSettings = field(default_factory=MetadataSettings)
+    conventions: Conventions = field(default_factory=Conventions)
 
     def add(self, path: str, data: Mapping[str, Any], *, user: bool) -> None:
         """Merge one file's parsed top level over the rules so far."""
@@ -137,6 +140,11 @@ class Builder:
             add_modifiers(self, path, top.modifiers)
         if top.metadata is not None:
             add_metadata(self, path, top.metadata)
+        if top.conventions is not None:
+            c = parse(ConventionsEntry, top.conventions, path, "conventions")
+            self.conventions = Conventions(
+                c.name, c.description, c.weak_hedge, c.strong_hedge, c.hypothetical, path
+            )
 
     def _add_finding(self, path: str, i: int, raw: Any, *, user: bool) -> None:
         label = name_of(raw, "label")
@@ -189,8 +197,9 @@ class Builder:
             )
         regex = phrase_regex(text, plural=False) if entry.phrase is not None else text
         check_regex(regex, where, text)
+        hedge = entry.hedge or ""
         self.cues.append(
-            CueRule(text, regex, entry.category, entry.direction, entry.window, entry.weak, path)
+            CueRule(text, regex, entry.category, entry.direction, entry.window, entry.weak, path, hedge)
         )
 
     def _add_section(self, path: str, i: int, raw: Any) -> None:
@@ -211,7 +220,9 @@ class Builder:
     def _add_scheme(self, path: str, name: str, raw: Any) -> None:
         where = f"scheme {name!r}"
         spec = parse(SchemeEntry, raw, path, where, where)
-        self.schemes[name] = Scheme(name, spec.description, spec.columns, spec.no_finding, spec.categories)
+        self.schemes[name] = Scheme(
+            name, spec.description, spec.columns, spec.no_finding, spec.categories, spec.conventions
+        )
         self.scheme_sources[name] = path
 
     def wordings(self, entry: Any, where: tuple[str, str], *, plural: bool) -> list[tuple[str, str]]:

@@ -41,6 +41,7 @@ def build(b: Builder) -> RuleSet:
             boundaries=tuple(b.modifier_boundaries),
         ),
         metadata=b.metadata,
+        conventions=b.conventions,
     )
 
 

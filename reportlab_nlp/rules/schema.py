@@ -91,6 +91,7 @@ class CueEntry(Entry):
     direction: Annotated[str, one_of(*DIRECTIONS)] = "forward"
     window: Annotated[int, whole(0, " of words")] = 0
     weak: Flag = False
+    hedge: Annotated[str | None, one_of("weak", "strong")] = None
     remove: Flag = False
 
 
@@ -116,6 +117,29 @@ class SchemeEntry(Entry):
     no_finding: Annotated[str, one_of("pathology", "any")] = "pathology"
     columns: Annotated[tuple[tuple[str, str], ...], BeforeValidator(check_columns)] = ()
     categories: StrList = ()
+    conventions: Text = ""
+
+
+HEDGE_CODES = ("uncertain", "absent", "present")
+
+
+class ConventionsEntry(Entry):
+    """``conventions:`` a convention profile's name and how it codes hedged mentions.
+
+    ``weak_hedge`` / ``strong_hedge``: how an uncertain mention is coded when a cue
+    marked ``hedge: weak`` (or, with none weak, ``hedge: strong``) reaches it;
+    ``hypothetical``: how a hypothetical mention is coded (``uncertain`` or ``absent``).
+    """
+
+    WHAT = "'conventions'"
+    PREFIX = "conventions."
+    FIELD_ENTRY = True
+
+    name: NonEmpty = REQUIRED
+    description: Text = ""
+    weak_hedge: Annotated[str, one_of(*HEDGE_CODES)] = "uncertain"
+    strong_hedge: Annotated[str, one_of(*HEDGE_CODES)] = "uncertain"
+    hypothetical: Annotated[str, one_of("uncertain", "absent")] = "uncertain"
 
 
 class CategoryEntry(Entry):
@@ -231,6 +255,7 @@ class RulesFileEntry(Entry):
     categories: EntryList = ()
     modifiers: AnyMap | None = None
     metadata: AnyMap | None = None
+    conventions: AnyMap | None = None
 
 
 ENTRY_MODELS: tuple[type[Entry], ...] = (
@@ -247,6 +272,7 @@ ENTRY_MODELS: tuple[type[Entry], ...] = (
     CombineEntry,
     MetadataEntry,
     MetadataFieldEntry,
+    ConventionsEntry,
 )
 """Every kind of entry, for documentation and the tests."""
 

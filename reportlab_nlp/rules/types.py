@@ -47,6 +47,29 @@ class CueRule:
     window: int = 0
     weak: bool = False
     source: str = field(default="", metadata=PROVENANCE)
+    hedge: str = ""  # "weak" or "strong" for an uncertain cue a convention profile codes by strength
+
+
+FULL_DESCRIPTION = (
+    "the label guidelines (hedged mentions uncertain, -1); the measured choices are in docs/conventions.md"
+)
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """A scheme's convention profile (``rules/profiles/``): its name and how it codes hedges.
+
+    ``weak_hedge`` / ``strong_hedge`` / ``hypothetical`` are ``uncertain`` (the
+    guidelines), ``absent`` or ``present``. Without a profile the rules follow the
+    guidelines: the defaults are those of ``profiles/full.yaml`` (same rules hash).
+    """
+
+    name: str = "full"
+    description: str = FULL_DESCRIPTION
+    weak_hedge: str = "uncertain"
+    strong_hedge: str = "uncertain"
+    hypothetical: str = "uncertain"
+    source: str = field(default="", metadata=PROVENANCE)
 
 
 @dataclass(frozen=True)
@@ -70,6 +93,7 @@ class Scheme:
     columns: tuple[tuple[str, str], ...]
     no_finding: str
     categories: tuple[str, ...] = ()
+    conventions: str = ""  # the convention profile applied when the scheme is chosen
 
 
 @dataclass(frozen=True)
@@ -178,6 +202,7 @@ class RuleSet:
     categories: tuple[CategoryRule, ...] = ()
     modifiers: ModifierSettings = field(default_factory=ModifierSettings)
     metadata: MetadataSettings = field(default_factory=MetadataSettings)
+    conventions: Conventions = field(default_factory=Conventions)
 
     @property
     def labels(self) -> list[str]:

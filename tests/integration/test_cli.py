@@ -67,14 +67,18 @@ def run_script(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> Resul
 
 
 @functools.cache
-def _shared_load(rules: tuple[str, ...], scheme: str) -> reportlab_nlp.Labeler:
-    return reportlab_nlp.load(list(rules), scheme=scheme)
+def _shared_load(
+    rules: tuple[str, ...], scheme: str, conventions: str | None = None
+) -> reportlab_nlp.Labeler:
+    return reportlab_nlp.load(list(rules), scheme=scheme, conventions=conventions)
 
 
 @pytest.fixture(autouse=True)
 def _one_labeler_per_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    def load(rules: Sequence[str | Path] | None = None, *, scheme: str = "full") -> reportlab_nlp.Labeler:
-        return _shared_load(tuple(str(r) for r in rules or ()), scheme)
+    def load(
+        rules: Sequence[str | Path] | None = None, *, scheme: str = "full", conventions: str | None = None
+    ) -> reportlab_nlp.Labeler:
+        return _shared_load(tuple(str(r) for r in rules or ()), scheme, conventions)
 
     monkeypatch.setattr(reportlab_nlp.cli, "load", load)
 

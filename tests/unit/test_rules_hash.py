@@ -42,6 +42,7 @@ BASE: dict[str, Any] = {
             "direction": "forward",
             "window": 2,
             "weak": False,
+            "hedge": "weak",
             "remove": False,
         }
     ],
@@ -54,7 +55,15 @@ BASE: dict[str, Any] = {
             "no_finding": "pathology",
             "columns": ["Edema", {"Effusion": "Pleural Effusion"}],
             "categories": ["RSNA COVID-19 Category"],
+            "conventions": "zzconventions",
         }
+    },
+    "conventions": {
+        "name": "zzconv",
+        "description": "zz conventions",
+        "weak_hedge": "absent",
+        "strong_hedge": "present",
+        "hypothetical": "absent",
     },
     "no_finding_blockers": ["Pneumothorax", "Edema"],
     "categories": [
@@ -130,6 +139,7 @@ ENTRY_AT: dict[str, list[Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "CombineEntry": [lambda d: d["modifiers"]["attributes"][0]["combine"][0]],
     "MetadataEntry": [lambda d: d["metadata"]],
     "MetadataFieldEntry": [lambda d: d["metadata"]["fields"][0]],
+    "ConventionsEntry": [lambda d: d["conventions"]],
 }
 
 
@@ -158,6 +168,11 @@ SPECIAL: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
     ("CueEntry", "remove"): _cue_remove,
     ("SchemeEntry", "no_finding"): _set("no_finding", "any"),
     ("CombineEntry", "into"): _set("into", "extra"),
+    ("CueEntry", "hedge"): _set("hedge", "strong"),
+    ("RulesFileEntry", "conventions"): _set("conventions", {"name": "zzother"}),
+    ("ConventionsEntry", "weak_hedge"): _set("weak_hedge", "present"),
+    ("ConventionsEntry", "strong_hedge"): _set("strong_hedge", "uncertain"),
+    ("ConventionsEntry", "hypothetical"): _set("hypothetical", "uncertain"),
 }
 # fields that by design change no rule
 NOT_HASHED = {("RulesFileEntry", "version"): "the file format's version; no rule reads it"}
@@ -245,6 +260,7 @@ def test_only_provenance_fields_are_left_out_of_the_hash() -> None:
         ("CueRule", "source"),
         ("SectionRule", "source"),
         ("CategoryRule", "source"),
+        ("Conventions", "source"),
         ("RuleSet", "sources"),
     }
 
