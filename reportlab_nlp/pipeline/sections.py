@@ -14,6 +14,7 @@ from spacy.tokens import Doc
 from ..rules import RuleSet, compile_pattern, expand_macros, phrase_regex
 from ..types import Section
 from .matching import Hit, TriggerIndex, leftmost_longest, lower_same_length
+from .sentences import boundary_view
 
 NAME = "rl_sections"
 
@@ -140,7 +141,8 @@ class SectionDetector:
     def __call__(self, doc: Doc) -> Doc:
         # doc.text is rebuilt from the tokens at each access: keep one copy for every stage
         doc._.rl_text = doc.text
-        doc._.rl_sections = self.find(doc._.rl_text)
+        # a same-length view: a header after ".\u00a0" or a lone CR is found as after ". " (issue 19.2)
+        doc._.rl_sections = self.find(boundary_view(doc._.rl_text))
         return doc
 
 

@@ -10,6 +10,13 @@ abbreviations (``Dr.``, ``vs.``, ``e.g.``, ``approx.``), inside decimals
 (``2.5 cm``), or after de-identification marks that stand for a name
 (``Dr. XXXX``).
 
+Invisible and exotic white space does not hide a boundary: the splitter reads a
+same-length view of the text (:func:`boundary_view`) in which no-break and other
+Unicode spaces, zero-width spaces and joiners, byte-order marks and bidi marks
+are spaces, and U+2028/U+2029, NEL (U+0085), vertical tab, form feed and a
+lone carriage return (old Mac line ends) are line breaks; the spans it returns
+index the original text, character for character.
+
 Sets ``doc._.rl_sentences``: a tuple of ``(start, end)`` character spans, and
 marks ``token.is_sent_start`` so that ``doc.sents`` agrees.
 """
@@ -74,6 +81,23 @@ _LIST_NUMBER = re.compile(r"(?:^|[\s(])\d{1,2}\.$")
 _LAST_WORD = re.compile(r"([A-Za-z][A-Za-z.]*)[.]*$")
 
 
+_AS_SPACE = (
+    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+    "\u200b\u200c\u200d\u2060\ufeff\u180e"  # zero-width spaces and joiners, word joiner, BOM
+    "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"  # bidi marks
+)
+_AS_NEWLINE = "\u2028\u2029\u0085\x0b\x0c"
+_VIEW = str.maketrans({**dict.fromkeys(_AS_SPACE, " "), **dict.fromkeys(_AS_NEWLINE, "\n")})
+_LONE_CR = re.compile(r"\r(?!\n)")
+
+
+def boundary_view(text: str) -> str:
+    """``text`` with the same length, exotic white space made ``" "`` or ``"\\n"`` (see the module)."""
+    if "\r" in text:
+        text = _LONE_CR.sub("\n", text)
+    return text if text.isascii() else text.translate(_VIEW)
+
+
 def _is_abbreviation(before: str) -> bool:
     m = _LAST_WORD.search(before)
     if not m:
@@ -106,7 +130,7 @@ class SentenceSplitter:
     def split(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         """Return sentence spans of ``text[start:end]``, white space trimmed."""
         cuts: list[int] = []
-        segment = text[start:end]
+        segment = boundary_view(text[start:end])  # same length: offsets index the original text
         for m in _BOUNDARY.finditer(segment):
             kind = m.lastgroup
             if kind == "punct" or m.group("punct") is not None:

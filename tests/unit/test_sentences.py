@@ -247,3 +247,31 @@ def test_sentence_stage_scales_linearly(labeler: Labeler) -> None:
     large = _sentence_stage_seconds(labeler, "The lungs are clear. " * 8000, repeat=2)
     # four times the text: about four times the time when linear, sixteen when quadratic
     assert large / small < 8, f"{small:.3f} s for 2,000 sentences, {large:.3f} s for 8,000"
+
+
+INVISIBLE = ["\u00a0", "\u200b", "\u2028", "\u2029", "\u0085", "\ufeff", "\u200e", "\u202f", "\r", " \u200b"]
+
+
+@pytest.mark.parametrize("space", INVISIBLE)
+def test_invisible_and_exotic_spaces_end_a_sentence(labeler: Labeler, space: str) -> None:
+    """Issue 19.2: after a full stop, a no-break space, zero-width space, U+2028, NEL, BOM, a bidi
+    mark or a lone CR ended no sentence, so a negation reached the next one."""
+    text = f"No pneumothorax.{space}Large left pleural effusion.{space}Heart size normal."
+    spans = SPLITTER.split(text, 0, len(text))
+    _check(text, spans)
+    assert [text[s:e].strip("\u200b\ufeff\u200e") for s, e in spans] == [
+        "No pneumothorax.",
+        "Large left pleural effusion.",
+        "Heart size normal.",
+    ]
+    result = labeler.label(text)
+    assert result.labels["Pleural Effusion"] is LabelValue.POSITIVE
+    assert result.labels["Pneumothorax"] is LabelValue.NEGATIVE
+    for m in result.evidence["Pleural Effusion"]:  # offsets index the original text
+        assert text[m.start : m.end] == m.text
+
+
+def test_a_header_after_a_no_break_space_is_still_a_header(labeler: Labeler) -> None:
+    plain = "Chest. Lungs are clear. Left knee. Large osteophytes on the femur."
+    nbsp = plain.replace(". ", ".\u00a0")
+    assert labeler.label(nbsp).labels == labeler.label(plain).labels
