@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PIPC   := $(PIP) install -c constraints.txt
 SRC    := $(shell find reportlab_nlp -name '*.py' -o -name '*.yaml') pyproject.toml setup.py $(wildcard models/*/manifest.json)
 
-.PHONY: demo test lint typecheck pytest install clean bench chromium java dicom3tools docs model
+.PHONY: demo test lint typecheck pytest install clean bench chromium java dicom3tools docs model styles
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -128,6 +128,10 @@ model: $(VENV)/.pkg $(VENV)/.train
 # The label reference, generated from the rules data (a test checks that it is current).
 docs: $(VENV)/.pkg
 	$(BIN)/reportlab-nlp labels --format markdown --out docs/labels.md
+
+# four-class figures on corpora/styles/ (issue 17): presence, positive, negative, uncertain F1
+styles: $(VENV)/.pkg
+	$(BIN)/python bench/styles.py --scheme chexpert
 
 clean:
 	rm -rf $(VENV) out build *.egg-info
