@@ -32,6 +32,7 @@ from spacy.tokens import Doc
 from ..rules import RuleSet, expand_macros, phrase_regex
 from ..types import Section
 from .attributes import Modifier
+from .invisible import find_visible
 from .matching import Hit, TriggerIndex, leftmost_longest, lower_same_length
 
 NAME = "rl_mentions"
@@ -218,7 +219,8 @@ class MentionMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         ext = doc._  # one Underscore for all the accesses (spaCy makes one per `doc._`)
-        ext.rl_mentions, ext.rl_category_hits, ext.rl_modifier_hits = self.find_all(
-            ext.rl_text, ext.rl_sections, ext.rl_sentences
+        # zero-width characters and soft hyphens inside words hide no mention (offsets stay exact)
+        ext.rl_mentions, ext.rl_category_hits, ext.rl_modifier_hits = find_visible(
+            self.find_all, ext.rl_text, ext.rl_sections, ext.rl_sentences
         )
         return doc

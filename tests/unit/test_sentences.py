@@ -275,3 +275,14 @@ def test_a_header_after_a_no_break_space_is_still_a_header(labeler: Labeler) -> 
     plain = "Chest. Lungs are clear. Left knee. Large osteophytes on the femur."
     nbsp = plain.replace(". ", ".\u00a0")
     assert labeler.label(nbsp).labels == labeler.label(plain).labels
+
+
+@pytest.mark.parametrize("hidden", ["\u00ad", "\u200b", "\u200d", "\u2060", "\ufeff", "\u200e"])
+def test_invisible_characters_inside_words_hide_no_mention(labeler: Labeler, hidden: str) -> None:
+    text = f"FINDINGS: Small left pneumo{hidden}thorax. No pleural ef{hidden}fusion. Heart size normal."
+    result = labeler.label(text)
+    assert result.labels["Pneumothorax"] is LabelValue.POSITIVE
+    assert result.labels["Pleural Effusion"] is LabelValue.NEGATIVE
+    for label in ("Pneumothorax", "Pleural Effusion"):
+        (m, *_) = result.evidence[label]
+        assert text[m.start : m.end] == m.text and hidden in m.text  # offsets into the original
