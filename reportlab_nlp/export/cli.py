@@ -325,15 +325,18 @@ def cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: 
         reports: Iterator[LabeledReport] = labels_file.reports()
         columns = [c for c, _ in scheme.columns]
         labels = [lbl for _, lbl in scheme.columns]
+        categories = [c.name for c in rules.categories]
     else:
         labeler = load(args.rules, scheme=args.scheme or "full")
         provenance = Provenance.for_run(args.input, scheme=labeler.scheme, rules_hash=labeler.rules_hash)
         total, reports = _labeled_from_reports(args, labeler, stdin)
         columns = labeler.columns()
         labels = [lbl for _, lbl in labeler.get_scheme().columns]
+        categories = [c.name for c in labeler.rules.categories]
     options = ExportOptions(
         formats=formats,
         out_dir=Path(args.out),
+        categories=categories,
         manifest=manifest,
         dicom_headers=Path(args.dicom_headers) if args.dicom_headers else None,
         midrc=MidrcOptions(args.midrc_annotation_name, args.midrc_project_id, args.midrc_data_format),

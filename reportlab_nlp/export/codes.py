@@ -102,6 +102,20 @@ class CodeTable:
         """A document-level concept (``procedure_reported``, ``diagnostic_report``)."""
         return self.concepts[name][0]
 
+    def category_codes(self, category: str, value: str) -> tuple[Code, Code] | None:
+        """(question, answer) codes of a categorical label's value; None when the table has none."""
+        name = self.concepts.get(f"category:{category}")
+        answer = self.concepts.get(f"category:{category}={value}")
+        return None if name is None or answer is None else (name[0], answer[0])
+
+    def category_for(self, scheme: str, value: str) -> tuple[str, str] | None:
+        """(category, value) of an answer code, or None."""
+        for key, (code, _, _) in self.concepts.items():
+            if key.startswith("category:") and "=" in key and code.key == (scheme, value):
+                category, _, answer = key[len("category:") :].partition("=")
+                return category, answer
+        return None
+
     def label_for(self, scheme: str, value: str) -> str | None:
         """The label whose code is (scheme, value), or None."""
         for lc in self.labels.values():

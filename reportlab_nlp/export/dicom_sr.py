@@ -196,6 +196,10 @@ def measurement_group(
         hd.sr.QualitativeEvaluation(name=coded(codes.label_code(label)), value=coded(codes.value_code(value)))
         for _, label, value in report.labeled()
     ]
+    for category, answer, _ in report.category_values():
+        pair = codes.category_codes(category, answer)
+        if pair is not None:
+            evaluations.append(hd.sr.QualitativeEvaluation(name=coded(pair[0]), value=coded(pair[1])))
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
             uid=derived_uid("tracking", report.id, *labels_key(provenance)), identifier=report.id
@@ -271,6 +275,9 @@ def build_sr(
         imaging_measurements=groups,
     )
     used = {codes.label_code(label).scheme for r in reports for _, label, _ in r.labeled()}
+    used |= {
+        c.scheme for r in reports for k, v, _ in r.category_values() for c in codes.category_codes(k, v) or ()
+    }
     when = _dt.datetime.fromisoformat(provenance.timestamp.replace("Z", "+00:00"))
     series_uid, sop_uid = sr_uids(study, reports, provenance)
     sr = hd.sr.Comprehensive3DSR(
@@ -358,6 +365,30 @@ def read_findings(source: str | Path | Dataset, codes: CodeTable) -> dict[str, d
     return out
 
 
+def read_categories(source: str | Path | Dataset, codes: CodeTable) -> dict[str, dict[str, str]]:
+    """{report id: {category: value}}: the categorical labels' evaluations of an SR written here."""
+    ds = source if isinstance(source, Dataset) else dcmread(source)
+    out: dict[str, dict[str, str]] = {}
+    for group in _walk(ds.ContentSequence):
+        if group.get("ValueType") != "CONTAINER" or "ContentSequence" not in group:
+            continue
+        items = list(group.ContentSequence)
+        rid = next(
+            (
+                str(i.TextValue)
+                for i in items
+                if i.ValueType == "TEXT" and _code_key(i, "ConceptNameCodeSequence") == ("DCM", "112039")
+            ),
+            None,
+        )
+        for item in items:
+            if rid is not None and item.ValueType == "CODE":
+                found = codes.category_for(*_code_key(item, "ConceptCodeSequence"))
+                if found is not None:
+                    out.setdefault(rid, {})[found[0]] = found[1]
+    return out
+
+
 def used_codes(source: str | Path | Dataset) -> set[tuple[str, str]]:
     """Every (scheme, code) of the qualitative evaluations and the procedure reported of an SR."""
     ds = source if isinstance(source, Dataset) else dcmread(source)
@@ -401,6 +432,7 @@ __all__ = [
     "load_headers",
     "measurement_group",
     "minimal_evidence",
+    "read_categories",
     "read_findings",
     "sr_uids",
     "used_codes",

@@ -25,6 +25,7 @@ fhir.resources comes with the optional ``export`` extra.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -126,25 +127,46 @@ def build_bundle(
         entries.append({"fullUrl": f"urn:uuid:{sid}", "resource": imaging_study(link, sid, codes)})
         study_refs.append({"reference": f"urn:uuid:{sid}"})
     results = []
+    observations = []
     for column, label, value in report.labeled():
-        oid = _uuid(provenance, *key, "finding", column)
+        extensions = [_evidence_extension(m) for m in report.evidence.get(column, ())]
+        p = report.probabilities.get(column)
+        if p is not None:
+            extensions.append({"url": PROBABILITY_URL, "valueDecimal": p})
         value_code = codes.value_code(value)
+        observations.append(
+            (
+                _uuid(provenance, *key, "finding", column),
+                {"coding": [_coding(codes.label_code(label), codes)], "text": column},
+                {"coding": [_coding(value_code, codes)], "text": VALUE_NAMES[value]},
+                extensions,
+            )
+        )
+    for category, answer, evidence in report.category_values():
+        pair = codes.category_codes(category, answer)
+        if pair is None:
+            continue
+        observations.append(
+            (
+                _uuid(provenance, *key, "category", category),
+                {"coding": [_coding(pair[0], codes)], "text": category},
+                {"coding": [_coding(pair[1], codes)], "text": answer},
+                [_evidence_extension(m) for m in evidence],
+            )
+        )
+    for oid, code, value_concept, extensions in observations:
         obs: dict[str, Any] = {
             "resourceType": "Observation",
             "id": oid,
             "status": STATUS,
             "category": [{"coding": [{"system": _OBS_CATEGORY, "code": "imaging"}]}],
-            "code": {"coding": [_coding(codes.label_code(label), codes)], "text": column},
-            "valueCodeableConcept": {"coding": [_coding(value_code, codes)], "text": VALUE_NAMES[value]},
+            "code": code,
+            "valueCodeableConcept": value_concept,
         }
         if subject is not None:
             obs["subject"] = subject
         if study_refs:
             obs["derivedFrom"] = study_refs
-        extensions = [_evidence_extension(m) for m in report.evidence.get(column, ())]
-        p = report.probabilities.get(column)
-        if p is not None:
-            extensions.append({"url": PROBABILITY_URL, "valueDecimal": p})
         if extensions:
             obs["extension"] = extensions
         entries.append({"fullUrl": f"urn:uuid:{oid}", "resource": obs})
@@ -181,6 +203,22 @@ def bundle_json(bundle: Bundle) -> str:
     return bundle.model_dump_json(exclude_none=True)
 
 
+def read_categories(source: str | Path, codes: CodeTable) -> dict[str, str]:
+    """{category: value} of the categorical labels' Observations in a bundle written here."""
+    data = json.loads(Path(source).read_text(encoding="utf-8"))
+    out: dict[str, str] = {}
+    for entry in data.get("entry", []):
+        resource = entry.get("resource", {})
+        if resource.get("resourceType") != "Observation":
+            continue
+        coding = resource["valueCodeableConcept"]["coding"][0]
+        scheme = codes.scheme_for_system(coding["system"])
+        found = codes.category_for(scheme, coding["code"]) if scheme else None
+        if found is not None:
+            out[found[0]] = found[1]
+    return out
+
+
 def read_bundle(source: str | Path, codes: CodeTable) -> tuple[str, list[str], dict[str, LabelValue]]:
     """(report id, study uids, {label: value}) from a bundle file written by this module.
 
@@ -207,6 +245,10 @@ def read_bundle(source: str | Path, codes: CodeTable) -> tuple[str, list[str], d
                 if ident.system == DICOM_UID_SYSTEM and ident.value.startswith("urn:oid:"):
                     studies.append(ident.value[len("urn:oid:") :])
         elif kind == "Observation":
+            vc = resource.valueCodeableConcept.coding[0]
+            vs = codes.scheme_for_system(vc.system)
+            if vs is not None and codes.category_for(vs, vc.code) is not None:
+                continue  # a categorical label: read_categories
             coding = resource.code.coding[0]
             scheme = codes.scheme_for_system(coding.system)
             label = codes.label_for(scheme, coding.code) if scheme else None
@@ -231,4 +273,5 @@ __all__ = [
     "bundle_json",
     "imaging_study",
     "read_bundle",
+    "read_categories",
 ]

@@ -132,6 +132,7 @@ def _label_file_json(
                 "labels": {col: v.to_json() for col, _, v in r.values},
                 "evidence": {col: evidence_json(r, col) for col, _, v in r.labeled() if r.evidence.get(col)},
                 "probabilities": dict(r.probabilities) or None,
+                "categories": {k: c.to_dict() for k, c in r.categories.items()},
             }
             for r in reports
         ],

@@ -8,6 +8,7 @@ streams such a file. The exports read nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 from ..errors import InputError
 from ..io.readers import first_bad_utf8, json_objects
 from ..rules import Scheme
-from ..types import LabelValue, Mention, Report, ReportLabels
+from ..types import CategoryValue, LabelValue, Mention, Report, ReportLabels
 from .manifest import StudyLink
 
 
@@ -42,6 +43,12 @@ class LabeledReport:
     studies: tuple[StudyLink, ...] = ()
     midrc_fields: Mapping[str, str] = field(default_factory=dict)
     """MIDRC annotation properties from categorical labels (``class_covid19_pneumonia``)."""
+    categories: Mapping[str, CategoryValue] = field(default_factory=dict)
+    """The categorical labels (``RSNA COVID-19 Category``), with their evidence; value None: not stated."""
+
+    def category_values(self) -> list[tuple[str, str, tuple[Mention, ...]]]:
+        """(category, value, evidence) of each categorical label the report states."""
+        return [(k, c.value, c.evidence) for k, c in self.categories.items() if c.value is not None]
 
     def value(self, column: str) -> LabelValue:
         """The value of a column (BLANK if the scheme has no such column)."""
@@ -86,16 +93,8 @@ class LabeledReport:
         )
 
     def with_studies(self, studies: Sequence[StudyLink]) -> LabeledReport:
-        """A copy linked to ``studies``."""
-        return LabeledReport(
-            self.id,
-            self.values,
-            self.evidence,
-            self.warnings,
-            self.text_length,
-            self.probabilities,
-            tuple(studies),
-        )
+        """A copy linked to ``studies`` (everything else kept: categories and MIDRC fields too)."""
+        return dataclasses.replace(self, studies=tuple(studies))
 
 
 def from_result(
@@ -116,6 +115,7 @@ def from_result(
         warnings=tuple(result.warnings),
         text_length=len(source.text) if source is not None else None,
         midrc_fields=_midrc_fields({k: c.to_dict() for k, c in (result.categories or {}).items()}),
+        categories=dict(result.categories or {}),
     )
 
 
@@ -204,7 +204,19 @@ def from_record(record: Mapping[str, Any], scheme: Scheme, *, where: str) -> Lab
         probabilities={str(k): float(v) for k, v in probabilities.items() if v is not None},
         studies=tuple(studies),
         midrc_fields=_midrc_fields(record.get("categories") or {}),
+        categories=_categories(record.get("categories"), where),
     )
+
+
+def _categories(raw: Any, where: str) -> dict[str, CategoryValue]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InputError(f"{where}: 'categories' must be an object keyed by category")
+    try:
+        return {str(k): CategoryValue.from_dict(str(k), v) for k, v in raw.items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise InputError(f"{where}: 'categories' is malformed ({e})") from None
 
 
 def is_labels_file(path: str | Path) -> bool:

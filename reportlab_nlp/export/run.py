@@ -49,6 +49,8 @@ class ExportOptions:
 
     formats: Sequence[str]
     out_dir: Path
+    categories: Sequence[str] = ()
+    """The categorical labels (csv-wide columns, the jsonl ``categories`` object)."""
     manifest: Manifest | None = None
     dicom_headers: Path | None = None
     midrc: MidrcOptions = field(default_factory=MidrcOptions)
@@ -236,7 +238,9 @@ def run_export(
             ("csv-long", LongCsvWriter),
         ):
             if fmt in formats:
-                tables.append(cls(staging.path(OUTPUT_NAMES[fmt]), columns, provenance))
+                tables.append(
+                    cls(staging.path(OUTPUT_NAMES[fmt]), columns, provenance, categories=options.categories)
+                )
         fhir_dir = staging.path(OUTPUT_NAMES["fhir"])
         taken: set[str] = set()
         if "fhir" in formats:

@@ -60,9 +60,11 @@ class TableWriter:
         provenance: Provenance,
         *,
         file: AtomicFile | None = None,
+        categories: Sequence[str] = (),
     ) -> None:
         self.path = Path(path)
         self.columns = list(columns)
+        self.categories = list(categories)
         self.provenance = provenance
         self.file = file if file is not None else AtomicFile(path)
 
@@ -76,11 +78,26 @@ class TableWriter:
         self.file.abort()
 
 
+def categories_json(report: LabeledReport, names: Sequence[str]) -> dict[str, Any]:
+    """{category: {"value", "evidence"}} for ``names`` (value None: the report states none)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        found = report.categories.get(name)
+        out[name] = {
+            "value": found.value if found is not None else None,
+            "evidence": [m.to_dict() for m in found.evidence] if found is not None else [],
+        }
+    return out
+
+
 class LongJsonlWriter(TableWriter):
-    """One JSON object per (report, study, label): value, evidence, probability, study ids, provenance."""
+    """One JSON object per (report, study, label): value, evidence, probability, categories, study, provenance
+    (the categorical labels with their evidence: the same on every line of a report).
+    """
 
     def write(self, report: LabeledReport) -> None:
         prov = self.provenance.to_dict()
+        categories = categories_json(report, self.categories or list(report.categories))
         for link in _links(report):
             study = link.to_dict() if link is not None else None
             for col, _, value in report.values:
@@ -90,6 +107,7 @@ class LongJsonlWriter(TableWriter):
                     "value": value.to_json(),
                     "evidence": evidence_json(report, col),
                     "probability": report.probabilities.get(col),
+                    "categories": categories,
                     "study": study,
                     "provenance": prov,
                 }
@@ -97,7 +115,8 @@ class LongJsonlWriter(TableWriter):
 
 
 class WideCsvWriter(TableWriter):
-    """report_id, the study ids, one column per label (1 / 0 / -1 / blank), then the provenance fields."""
+    """report_id, the study ids, one column per label (1 / 0 / -1 / blank), one per categorical
+    label (its value: ``Typical``, ..., blank when not stated), then the provenance fields."""
 
     def __init__(
         self,
@@ -106,14 +125,18 @@ class WideCsvWriter(TableWriter):
         provenance: Provenance,
         *,
         file: AtomicFile | None = None,
+        categories: Sequence[str] = (),
     ) -> None:
-        super().__init__(path, columns, provenance, file=file)
+        super().__init__(path, columns, provenance, file=file, categories=categories)
         self.csv = RowWriter(self.file.handle)
-        self.csv.writerow(["report_id", *STUDY_COLUMNS, *self.columns, *PROVENANCE_FIELDS])
+        self.csv.writerow(["report_id", *STUDY_COLUMNS, *self.columns, *self.categories, *PROVENANCE_FIELDS])
         self.prov_cells = [self.provenance.flat()[k] for k in PROVENANCE_FIELDS]
 
     def write(self, report: LabeledReport) -> None:
         cells = [report.value(c).to_csv() for c in self.columns]
+        cells += [
+            (report.categories[c].value or "") if c in report.categories else "" for c in self.categories
+        ]
         for link in _links(report):
             self.csv.writerow([report.id, *_study_cells(link), *cells, *self.prov_cells])
 
@@ -128,8 +151,9 @@ class LongCsvWriter(TableWriter):
         provenance: Provenance,
         *,
         file: AtomicFile | None = None,
+        categories: Sequence[str] = (),
     ) -> None:
-        super().__init__(path, columns, provenance, file=file)
+        super().__init__(path, columns, provenance, file=file, categories=categories)
         self.csv = RowWriter(self.file.handle)
         self.csv.writerow([*LONG_CSV_COLUMNS, *PROVENANCE_FIELDS])
         self.prov_cells = [self.provenance.flat()[k] for k in PROVENANCE_FIELDS]
@@ -174,13 +198,28 @@ def read_long_jsonl(path: str | Path) -> dict[Key, dict[str, LabelValue]]:
     return out
 
 
-def read_wide_csv(path: str | Path) -> tuple[list[str], dict[Key, dict[str, LabelValue]]]:
-    """(label columns, {(report_id, study_uid): {column: value}}) from a wide CSV export."""
+def category_names() -> list[str]:
+    """The categorical labels of the built-in rules (the category columns of a wide CSV)."""
+    from ..rules import load_rules
+
+    return [c.name for c in load_rules().categories]
+
+
+def read_wide_csv(
+    path: str | Path, categories: Sequence[str] | None = None
+) -> tuple[list[str], dict[Key, dict[str, LabelValue]]]:
+    """(label columns, {(report_id, study_uid): {column: value}}) from a wide CSV export.
+
+    The category columns (``categories``; default: the built-in rules' categories) are left out.
+    """
+    skip = set(category_names() if categories is None else categories)
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
         header = next(reader)
         first = header.index(STUDY_COLUMNS[-1]) + 1
         last = header.index(PROVENANCE_FIELDS[0])
+        while last > first and header[last - 1] in skip:
+            last -= 1
         columns = header[first:last]
         out: dict[Key, dict[str, LabelValue]] = {}
         for row in reader:
@@ -216,6 +255,8 @@ __all__ = [
     "LongJsonlWriter",
     "TableWriter",
     "WideCsvWriter",
+    "categories_json",
+    "category_names",
     "iter_long_jsonl",
     "read_long_csv",
     "read_long_jsonl",
