@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import RuleSet, Scheme
+from . import Conventions, RuleSet, Scheme
 
 NO_FINDING = "No Finding"
 _NO_FINDING_POLICY = {
@@ -114,6 +114,7 @@ def markdown(rules: RuleSet) -> str:
             f"| {i} | {_cell(row.label)} | {_cell(', '.join(row.parent))} | {_cell(row.definition)} | "
             f"{_cell(row.codes)} | {row.phrases} | {row.patterns} | {row.states} | {_cell(schemes)} |"
         )
+    lines += _conventions_section(rules)
     lines += [
         "",
         "## Categorical labels",
@@ -188,12 +189,40 @@ def markdown(rules: RuleSet) -> str:
     return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
 
 
+def _conventions_line(c: Conventions) -> str:
+    return (
+        f"conventions {c.name}: {c.description} (weak hedges: {c.weak_hedge}; strong hedges: "
+        f"{c.strong_hedge}; hypothetical: {c.hypothetical}; see docs/conventions.md)"
+    )
+
+
+def _conventions_section(rules: RuleSet) -> list[str]:
+    """Each scheme's convention profile (``rules/profiles/``), as a Markdown table."""
+    from . import load_rules
+
+    lines = [
+        "",
+        "## Schemes and their conventions",
+        "",
+        "Choosing a scheme applies its convention profile (`rules/profiles/NAME.yaml`);",
+        "`--conventions NAME|none` overrides it. The conventions, one by one: docs/conventions.md.",
+        "",
+        "| scheme | conventions | weak hedges | strong hedges | hypothetical | what |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, scheme in rules.schemes.items():
+        c = load_rules([scheme.conventions]).conventions if scheme.conventions else rules.conventions
+        codes = f"{c.weak_hedge} | {c.strong_hedge} | {c.hypothetical}"
+        lines.append(f"| {name} | {c.name} | {codes} | {_cell(c.description)} |")
+    return lines
+
+
 def text(rules: RuleSet, scheme: str = "full") -> str:
     """The plain-text listing of ``reportlab-nlp labels``: one line per column, then the categories."""
     s = rules.schemes[scheme]
     rows = label_rows(rules, scheme)
     width = max([len(r.column) for r in rows] + [len(c) for c in s.categories]) + 2
-    out = [f"scheme {s.name}: {s.description}"]
+    out = [f"scheme {s.name}: {s.description}", _conventions_line(rules.conventions)]
     for r in rows:
         alias = f" (= {r.label})" if r.column != r.label else ""
         if r.label == NO_FINDING and not r.phrases:
