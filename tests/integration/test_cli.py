@@ -210,7 +210,8 @@ def test_script_labels_lists_the_scheme() -> None:
     assert result.rc == 0, result.err
     lines = result.out.splitlines()
     assert lines[0].startswith("scheme chestxray14")
-    assert [line.split()[0] for line in lines[1:]] == [
+    assert lines[1].startswith("conventions chestxray14: ")  # the scheme's convention profile
+    assert [line.split()[0] for line in lines[2:]] == [
         "Atelectasis",
         "Cardiomegaly",
         "Effusion",
@@ -740,8 +741,9 @@ def test_labels_lists_the_scheme(scheme: str) -> None:
     labeler = _shared_load((), scheme)
     lines = result.out.splitlines()
     assert lines[0].startswith(f"scheme {scheme}: ")
-    assert len(lines) == 1 + len(labeler.columns())
-    for line, column in zip(lines[1:], labeler.columns(), strict=True):
+    assert lines[1].startswith(f"conventions {labeler.conventions}: ")
+    assert len(lines) == 2 + len(labeler.columns())
+    for line, column in zip(lines[2:], labeler.columns(), strict=True):
         assert line.startswith(column + " ")
     if scheme == "chestxray14":
         assert any(line.startswith("Effusion ") and "(= Pleural Effusion)" in line for line in lines)
