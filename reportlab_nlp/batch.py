@@ -72,7 +72,6 @@ from .errors import OutputError, ReportFailedError, ResumeError, SchemeError
 from .export.provenance import sha256_input
 from .io.durable import (
     PARTIAL_SUFFIX,
-    OutputLock,
     PartialFile,
     beside,
     check_target,
@@ -80,6 +79,7 @@ from .io.durable import (
     write_bytes,
     write_json,
 )
+from .io.locks import OutputLock
 from .io.readers import ReportSource
 from .io.writers import RowWriter, Writer, jsonl_record, output_format
 from .labeler import Labeler, load
