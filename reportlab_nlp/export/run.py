@@ -54,6 +54,8 @@ class ExportOptions:
     manifest: Manifest | None = None
     dicom_headers: Path | None = None
     midrc: MidrcOptions = field(default_factory=MidrcOptions)
+    fhir_bundle: str = "transaction"
+    """``transaction`` (conditional updates keyed on identifiers) or ``collection``."""
     strict_links: bool = False
     """Fail (writing nothing) when a report is linked to no study."""
 
@@ -255,7 +257,9 @@ def run_export(
             for t in tables:
                 t.write(report)
             if "fhir" in formats and codes is not None:
-                bundle = fhir.build_bundle(report, provenance, codes, ordinal=n)
+                bundle = fhir.build_bundle(
+                    report, provenance, codes, ordinal=n, bundle_type=options.fhir_bundle
+                )
                 with AtomicFile(fhir_dir / f"{safe_name(report.id, taken)}.json") as out:
                     out.handle.write(fhir.bundle_json(bundle) + "\n")
             if any(f in formats for f in STUDY_FORMATS):

@@ -71,13 +71,17 @@ def resources(bundle: Bundle, kind: str) -> list[Any]:
 def test_bundle_round_trip(tmp_path: Path, report, provenance) -> None:
     codes = load_codes()
     path = tmp_path / "r1.json"
-    path.write_text(bundle_json(build_bundle(report, provenance, codes)), encoding="utf-8")
+    bundle = build_bundle(report, provenance, codes, bundle_type="collection")
+    path.write_text(bundle_json(bundle), encoding="utf-8")
     parsed = Bundle.model_validate_json(path.read_text(encoding="utf-8"))  # validates
     assert parsed.type == "collection"
     (dr,) = resources(parsed, "DiagnosticReport")
     assert [(i.system, i.value) for i in dr.identifier] == [(REPORT_ID_SYSTEM, "r1")]
     assert (dr.code.coding[0].system, dr.code.coding[0].code) == ("http://loinc.org", "18748-4")
-    assert dr.subject.identifier.system == CASE_ID_SYSTEM and dr.subject.identifier.value == "C1"
+    (patient,) = resources(parsed, "Patient")
+    assert [(i.system, i.value) for i in patient.identifier] == [(CASE_ID_SYSTEM, "C1")]
+    assert dr.subject.reference == f"urn:uuid:{patient.id}"
+    assert str(dr.effectiveDateTime) == "2020-01-02"
     (study,) = resources(parsed, "ImagingStudy")
     assert dr.imagingStudy[0].reference == f"urn:uuid:{study.id}"
     ids = {(i.system, i.value) for i in study.identifier if i.system}
@@ -165,3 +169,28 @@ def test_every_code_used_is_in_the_code_table(report, provenance) -> None:
                 if coding["system"] in clinical_systems:
                     used.add((codes.scheme_for_system(coding["system"]), coding["code"]))
     assert used and used <= codes.all_codes()
+
+
+def test_transaction_bundles_update_by_identifier(tmp_path: Path, report, provenance) -> None:
+    codes = load_codes()
+    data = json.loads(bundle_json(build_bundle(report, provenance, codes)))
+    assert data["type"] == "transaction"
+    Bundle.model_validate(data)  # fhir.resources R4B
+    urls = {}
+    for entry in data["entry"]:
+        resource, request = entry["resource"], entry["request"]
+        assert request["method"] == "PUT" and "id" not in resource
+        urls[resource["resourceType"], request["url"]] = resource
+    kinds = sorted({k for k, _ in urls})
+    assert kinds == ["DiagnosticReport", "ImagingStudy", "Observation", "Patient"]
+    assert ("Patient", "Patient?identifier=urn:reportlab-nlp:case-id|C1") in urls
+    assert ("ImagingStudy", "ImagingStudy?identifier=urn:dicom:uid|urn%3Aoid%3A2.25.1001") in urls
+    assert ("DiagnosticReport", "DiagnosticReport?identifier=urn:reportlab-nlp:report-id|r1") in urls
+    assert len({u for _, u in urls}) == len(data["entry"])  # one key per resource
+    (dr,) = [r for (k, _), r in urls.items() if k == "DiagnosticReport"]
+    patient_url = next(e["fullUrl"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient")
+    assert dr["subject"] == {"reference": patient_url} and dr["effectiveDateTime"] == "2020-01-02"
+    # a second export (a new run) keys every resource the same way: a server updates, not duplicates
+    again = Provenance.for_run(tmp_path / "reports.csv", scheme="full", rules_hash=provenance.rules_hash)
+    data2 = json.loads(bundle_json(build_bundle(report, again, codes)))
+    assert sorted(e["request"]["url"] for e in data2["entry"]) == sorted(u for _, u in urls)
