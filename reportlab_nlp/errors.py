@@ -118,6 +118,20 @@ class LabelMapError(ReportlabError):
         super().__init__(f"invalid label map {where}: {problem}")
 
 
+class MatchBudgetError(ReportlabError):
+    """Labeling one report ran past the matching budget (a rule's pattern backtracks on its text).
+
+    Per report: ``label --on-error skip`` lists the report in the errors file and goes on.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(
+            f"labeling this report took over {seconds:g} s, the matching budget "
+            "(REPORTLAB_MATCH_BUDGET_S): a rule's pattern backtracks on its text"
+        )
+
+
 class ExtraNotInstalledError(ReportlabError):
     """A command needs an optional extra (``pip install 'reportlab-nlp[EXTRA]'``) that is not installed."""
 

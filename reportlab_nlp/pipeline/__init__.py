@@ -18,6 +18,7 @@ from spacy.tokens import Doc
 from ..rules import RuleSet
 from .assertion import AssertionDetector
 from .attributes import AttributeDetector
+from .budget import with_budget
 from .labels import LabelAggregator
 from .mentions import MentionMatcher
 from .metadata import MetadataReader
@@ -79,7 +80,7 @@ def build_pipeline(rules: RuleSet, *, tokenizer: str = "fast") -> Language:
         AttributeDetector(rules),
         LabelAggregator(rules),
     )
-    for (name, _), component in zip(STAGES, components, strict=True):
+    for (name, _), component in zip(STAGES, with_budget(components), strict=True):
         Language.component(f"reportlab_{name}_{id(component)}", func=component)
         nlp.add_pipe(f"reportlab_{name}_{id(component)}", name=name)
     return nlp

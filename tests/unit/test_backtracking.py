@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import signal
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from reportlab_nlp import Labeler
-from reportlab_nlp.errors import RulesError
+from reportlab_nlp.cli import main
+from reportlab_nlp.errors import MatchBudgetError, ReportlabError, RulesError
 from reportlab_nlp.rules import RuleSet, expand_macros, load_rules
 from reportlab_nlp.rules.patterns import regex_problem
 
@@ -124,3 +128,37 @@ def test_every_builtin_pattern_passes_the_static_check(rules: RuleSet) -> None:
     }
     assert len(regexes) > 300
     assert [r for r in regexes if regex_problem(r)] == []
+
+
+# ------------------------------------------------------------------ the run-time budget
+
+# adjacent repetitions: no nesting for the static check to see, yet O(n**4) on a long word
+SLOW = r"zq\w*\w*\w*\w*!"
+
+
+def test_a_report_over_the_budget_is_skipped_and_listed(
+    tmp_path: Path, rules_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPORTLAB_MATCH_BUDGET_S", "1")
+    rules = rules_file(f"findings:\n  - label: Pneumothorax\n    patterns: ['{SLOW}']\n")
+    reports = tmp_path / "reports.csv"
+    reports.write_text(f"id,text\nok,Small pneumothorax.\nslow,zq{'a' * 400}\nok2,No effusion.\n", "utf-8")
+    out = tmp_path / "labels.csv"
+    err = io.StringIO()
+    started = time.perf_counter()
+    rc = main(
+        ["label", str(reports), "--rules", str(rules), "--on-error", "skip", "--out", str(out)],
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    assert time.perf_counter() - started < 30
+    assert rc == 0, err.getvalue()
+    assert [line.split(",")[0] for line in out.read_text("utf-8").splitlines()[1:]] == ["ok", "ok2"]
+    (failure,) = [json.loads(line) for line in Path(f"{out}.errors.jsonl").read_text("utf-8").splitlines()]
+    assert failure["id"] == "slow" and failure["error"] == "MatchBudgetError"
+    assert "matching budget" in failure["message"] and "aaaa" not in failure["message"]
+
+
+def test_the_budget_error_is_a_user_error_with_the_seconds() -> None:
+    err = MatchBudgetError(2.5)
+    assert isinstance(err, ReportlabError) and err.exit_code == 2 and "2.5 s" in str(err)
