@@ -147,6 +147,8 @@ class LabelingProcess:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._conn: Connection | None = None
         self.restarts = 0
+        self._lock = threading.Lock()  # one call at a time: the pipe carries one job list, and an
+        # abandoned call must finish killing its child before the next call forks a new one
 
     def start(self) -> None:
         """Fork the child (the engine is loaded: it starts with it)."""
@@ -161,6 +163,10 @@ class LabelingProcess:
 
     def call(self, jobs: Sequence[Job]) -> tuple[list[Outcome], list[Timing]]:
         """Run ``jobs`` in the child, from a worker thread: blocks until the answer, or :class:`Abandoned`."""
+        with self._lock:
+            return self._call(jobs)
+
+    def _call(self, jobs: Sequence[Job]) -> tuple[list[Outcome], list[Timing]]:
         if self._process is None or not self._process.is_alive():
             self.stop()
             self.start()
