@@ -447,7 +447,9 @@ def test_docs_labels_md_is_current(rules: RuleSet) -> None:
 def test_labels_command_prints_parent_codes_and_phrase_counts(rules: RuleSet, tmp_path: Path) -> None:
     out = io.StringIO()
     assert main(["labels"], stdout=out, stderr=io.StringIO()) == 0
-    lines = {line.split("  ")[0]: line for line in out.getvalue().splitlines()[1:]}
+    scheme_line, conventions_line, *label_lines = out.getvalue().splitlines()
+    assert scheme_line.startswith("scheme full") and conventions_line.startswith("conventions full")
+    lines = {line.split("  ")[0]: line for line in label_lines}
     ett = lines["Endotracheal Tube"]
     assert "parent: Support Devices" in ett and "codes: SCT 26412008" in ett
     assert f"{len(rules.finding('Endotracheal Tube').phrases)} phrases" in ett
