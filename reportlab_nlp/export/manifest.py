@@ -33,17 +33,7 @@ from ..errors import InputError, ManifestError
 from ..io.tables import Table
 from ..io.writers import AtomicFile
 from ._csv import RowWriter
-from .manifest_columns import FIELDS, REQUIRED_FIELDS, resolve_columns
-
-STUDY_FIELDS = (
-    "case_id",
-    "accession_number",
-    "modality",
-    "body_part",
-    "study_date",
-    "study_time",
-    "study_id",
-)
+from .manifest_columns import FIELDS, REQUIRED_FIELDS, STUDY_FIELDS, resolve_columns
 
 UID_MAX_LENGTH = 64
 _UID_CHARS = re.compile(r"[0-9.]+")

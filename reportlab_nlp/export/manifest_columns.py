@@ -16,9 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from ..errors import ColumnNotFoundError, InputError
 
-FIELDS = (
-    "report_id",
-    "study_uid",
+STUDY_FIELDS = (
     "case_id",
     "accession_number",
     "modality",
@@ -27,6 +25,10 @@ FIELDS = (
     "study_time",
     "study_id",
 )
+"""What a manifest row says about its study, besides the StudyInstanceUID."""
+STUDY_COLUMNS = ("study_uid", *STUDY_FIELDS)
+"""The study columns of the tables, in order."""
+FIELDS = ("report_id", *STUDY_COLUMNS)
 REQUIRED_FIELDS = ("report_id", "study_uid", "case_id")
 DICOM_KEYWORDS = {
     "study_uid": "StudyInstanceUID",

@@ -18,19 +18,10 @@ from ..io.writers import AtomicFile, restore
 from ..types import LabelValue
 from ._csv import RowWriter
 from .manifest import StudyLink
+from .manifest_columns import STUDY_COLUMNS
 from .provenance import PROVENANCE_FIELDS, Provenance
 from .records import LabeledReport
 
-STUDY_COLUMNS = (
-    "study_uid",
-    "case_id",
-    "accession_number",
-    "modality",
-    "body_part",
-    "study_date",
-    "study_time",
-    "study_id",
-)
 LONG_CSV_COLUMNS = ("report_id", *STUDY_COLUMNS, "label", "value", "probability", "evidence")
 
 
