@@ -6,7 +6,9 @@ second), so tests share these; the objects are immutable in use.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,3 +41,23 @@ def rules_file(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+@contextmanager
+def _at_most(seconds: int) -> Iterator[None]:
+    def expired(signum: int, frame: object) -> None:
+        raise AssertionError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture(scope="session")
+def at_most() -> Callable[[int], AbstractContextManager[None]]:
+    """``with at_most(seconds):`` fails the test (rather than hanging) when its body runs longer."""
+    return _at_most
