@@ -36,23 +36,20 @@ def _str_list(value: Any, info: ValidationInfo) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _regex_list(value: Any, info: ValidationInfo) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise _fail(f"{info.field_name!r} must be a list, got {type(value).__name__}")
-    for i, item in enumerate(value):
-        if not isinstance(item, str) or not item:
-            raise _fail(f"expected a regex string, got {item!r}", index=i)
-    return tuple(value)
-
-
 def _entry_list(value: Any, info: ValidationInfo) -> tuple[Any, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
         raise _fail(f"{info.field_name!r} must be a list, got {type(value).__name__}")
     return tuple(value)
+
+
+def _regex_list(value: Any, info: ValidationInfo) -> tuple[str, ...]:
+    items = _entry_list(value, info)
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or not item:
+            raise _fail(f"expected a regex string, got {item!r}", index=i)
+    return items
 
 
 def _mapping(value: Any, info: ValidationInfo) -> dict[str, Any]:

@@ -182,15 +182,21 @@ class ModifiersEntry(Entry):
     attributes: EntryList = ()
 
 
-class AttributeEntry(Entry):
-    """An attribute of mentions: its values (:class:`WordingEntry`) and ``combine`` rules."""
+class NamedValuesEntry(Entry):
+    """An entry named by ``name`` with a list of values (:class:`WordingEntry`)."""
 
-    WHAT = "an attribute entry"
     NAME_FIELD = "name"
 
     name: Name = REQUIRED
-    inside: OptFlag = None
     values: EntryList = ()
+
+
+class AttributeEntry(NamedValuesEntry):
+    """An attribute of mentions: its values (:class:`WordingEntry`) and ``combine`` rules."""
+
+    WHAT = "an attribute entry"
+
+    inside: OptFlag = None
     combine: EntryList = ()
 
 
@@ -225,15 +231,12 @@ class MetadataEntry(Entry):
     fields: EntryList = ()
 
 
-class MetadataFieldEntry(Entry):
+class MetadataFieldEntry(NamedValuesEntry):
     """A metadata field (modality, body_region) and its values (:class:`WordingEntry`)."""
 
     WHAT = "a metadata field"
-    NAME_FIELD = "name"
 
-    name: Name = REQUIRED
     multiple: OptFlag = None
-    values: EntryList = ()
 
 
 class RulesFileEntry(Entry):

@@ -221,7 +221,8 @@ def test_every_entry_model_is_placed_in_the_base_file() -> None:
     def all_subclasses(cls: type) -> set[type]:
         return {s for c in cls.__subclasses__() for s in {c, *all_subclasses(c)}}
 
-    assert all_subclasses(Entry) == set(ENTRY_MODELS)
+    # a base that only shares fields (no WHAT of its own) is not an entry of a file
+    assert {c for c in all_subclasses(Entry) if "WHAT" in vars(c)} == set(ENTRY_MODELS)
     assert set(ENTRY_AT) == {m.__name__ for m in ENTRY_MODELS}
 
 
