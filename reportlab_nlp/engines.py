@@ -37,19 +37,20 @@ from __future__ import annotations
 
 import abc
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, Union, cast
 
 from ._version import __version__
 from .classifier.hybrid import ReviewFlag, combine, model_mention
 from .constants import ENGINE_NAMES, MODEL_MANIFEST, TOOLKIT
-from .errors import EngineUnavailableError, ModelError, SchemeError
+from .errors import EngineUnavailableError, ModelError
 from .labeler import Labeler
 from .modelpath import DEFAULT_MODEL_DIR, MODEL_DIR_ENV, model_search_path
-from .pipeline.labels import NO_FINDING, no_finding, project
+from .pipeline.labels import NO_FINDING, no_finding
 from .rules import RuleSet, Scheme, load_rules
+from .schemes import columns, scheme_of, scheme_values
 from .types import LabelValue, Report, ReportLabels
 
 WARM_UP_TEXT = (
@@ -59,7 +60,14 @@ WARM_UP_TEXT = (
 )
 """An invented report that exercises every stage; labeled once by :meth:`Engine.warm_up`."""
 
-RulesArg = Sequence[str | Path] | str | Path | None
+RulesArg = Sequence[str | Path] | str | Path | RuleSet | None
+"""User rules files over the built-in rules (as ``--rules``), or a loaded :class:`RuleSet`."""
+
+STREAM_BATCH_SIZE = 256
+"""Reports per :meth:`Engine.predict_many` call in :meth:`Engine.stream` (the batch runner's chunk)."""
+
+Outcome = Union["Prediction", Exception]
+"""What :meth:`Engine.stream` gives a report: its prediction, or the exception labeling it raised."""
 
 
 @dataclass(frozen=True)
@@ -105,9 +113,9 @@ class Engine(abc.ABC):
     Parameters
     ----------
     rules
-        Paths of user rules files applied over the built-in rules (as ``--rules``).
-        Every engine reads the rules: for its label set and schemes, and the rule
-        engine for labeling.
+        Paths of user rules files applied over the built-in rules (as ``--rules``),
+        or rules already loaded. Every engine reads the rules: for its label set
+        and schemes, and the rule engine for labeling.
 
     Notes
     -----
@@ -132,7 +140,8 @@ class Engine(abc.ABC):
     """The largest number of reports worth passing to one :meth:`predict_many` call."""
 
     def __init__(self, *, rules: RulesArg = None) -> None:
-        self.rule_paths: tuple[str | Path, ...] = _rule_paths(rules)
+        self.rule_paths: tuple[str | Path, ...] = () if isinstance(rules, RuleSet) else _rule_paths(rules)
+        self._given_rules = rules if isinstance(rules, RuleSet) else None
         self._rules: RuleSet | None = None
         self._rules_hash = ""
         self._loaded = False
@@ -164,7 +173,7 @@ class Engine(abc.ABC):
         with self._lock:
             if self._loaded:
                 return
-            self._rules = load_rules(self.rule_paths)
+            self._rules = self._given_rules or load_rules(self.rule_paths)
             self._rules_hash = self._rules.digest()
             self._load(self._rules)
             self._loaded = True
@@ -193,15 +202,63 @@ class Engine(abc.ABC):
         """Label one report."""
         return self.label_many([report])[0]
 
+    def predict_each(self, reports: Sequence[Report]) -> list[Outcome]:
+        """:meth:`predict_many`, failure-isolated: a report that raises gets its exception.
+
+        The reports are labeled in one call; when that call raises, one at a time
+        (to find the report that broke it).
+        """
+        try:
+            return list(self.predict_many(reports))
+        except Exception:
+            out: list[Outcome] = []
+            for report in reports:
+                try:
+                    out.append(self.predict_many([report])[0])
+                except Exception as e:
+                    out.append(e)
+            return out
+
+    def stream(
+        self, reports: Iterable[Report], batch_size: int = STREAM_BATCH_SIZE
+    ) -> Iterator[tuple[Report, Outcome]]:
+        """Label ``reports`` lazily, in input order: ``(report, prediction or exception)`` pairs.
+
+        The one labeling loop of every command (``label``, ``export``, ``compare``,
+        ``spark-label``, ...): reads ``batch_size`` reports at a time and labels
+        them with :meth:`predict_each`, so a report that fails does not take its
+        batch with it; the caller decides what a failure means (skip it, list it,
+        raise it).
+
+        Examples
+        --------
+        >>> engine = get_engine("rules")
+        >>> [(r.id, o.labels.labels["Pneumothorax"]) for r, o in engine.stream([Report("a", "No pneumothorax.")])]
+        [('a', <LabelValue.NEGATIVE: 0>)]
+        """
+        chunk: list[Report] = []
+        for report in reports:
+            chunk.append(report)
+            if len(chunk) >= batch_size:
+                yield from zip(chunk, self.predict_each(chunk), strict=True)
+                chunk = []
+        if chunk:
+            yield from zip(chunk, self.predict_each(chunk), strict=True)
+
     # -- label set ---------------------------------------------------------
+
+    def _after_load(self, attribute: str, *, until_loaded: bool = False) -> Any:
+        """``self.<attribute>``, loading the engine first if it is unset (``until_loaded``: or not loaded)."""
+        if getattr(self, attribute) is None or (until_loaded and not self._loaded):
+            self.load()
+        value = getattr(self, attribute)
+        assert value is not None  # set by load()
+        return value
 
     @property
     def rules(self) -> RuleSet:
         """The loaded rules: label set, schemes, definitions (loads the engine if needed)."""
-        if self._rules is None:
-            self.load()
-        assert self._rules is not None  # set by load()
-        return self._rules
+        return cast(RuleSet, self._after_load("_rules"))
 
     def scheme(self, name: str) -> Scheme:
         """A label scheme by name.
@@ -211,14 +268,19 @@ class Engine(abc.ABC):
         SchemeError
             If the rules define no scheme of that name.
         """
-        try:
-            return self.rules.schemes[name]
-        except KeyError:
-            raise SchemeError(name, self.rules.schemes) from None
+        return scheme_of(self.rules, name)
+
+    def columns(self, scheme: str) -> list[str]:
+        """Output column names of a scheme."""
+        return columns(self.rules, scheme)
+
+    def category_columns(self, scheme: str) -> list[str]:
+        """The categorical labels a scheme carries (CSV columns after the label columns)."""
+        return list(self.scheme(scheme).categories)
 
     def values(self, labels: ReportLabels, scheme: str) -> list[tuple[str, str, LabelValue]]:
-        """(column, label, value) triples of a result under a scheme's columns."""
-        return project(labels, self.scheme(scheme), self.rules.no_finding_blockers)
+        """(column, label, value) triples of a result (its full label set) under a scheme's columns."""
+        return scheme_values(self.rules, labels, scheme)
 
     # -- provenance --------------------------------------------------------
 
@@ -278,10 +340,7 @@ class RulesEngine(Engine):
     @property
     def labeler(self) -> Labeler:
         """The underlying :class:`~reportlab_nlp.Labeler` (loads the engine if needed)."""
-        if self._labeler is None:
-            self.load()
-        assert self._labeler is not None  # set by load()
-        return self._labeler
+        return cast(Labeler, self._after_load("_labeler"))
 
     def predict_many(self, reports: Sequence[Report]) -> list[Prediction]:
         labeler = self.labeler
@@ -439,9 +498,7 @@ class ModelEngine(Engine):
     @property
     def session(self) -> Any:
         """The :class:`~reportlab_nlp.classifier.session.ModelSession` (loads the engine if needed)."""
-        if self._session is None:
-            self.load()
-        return self._session
+        return self._after_load("_session")
 
     def model_sha256(self) -> str | None:
         return str(self.session.sha256)
@@ -525,10 +582,7 @@ class HybridEngine(ModelEngine):
     @property
     def labeler(self) -> Labeler:
         """The rule labeler (loads the engine if needed)."""
-        if self._labeler is None or not self._loaded:
-            self.load()
-        assert self._labeler is not None  # set by load()
-        return self._labeler
+        return cast(Labeler, self._after_load("_labeler", until_loaded=True))
 
     def predict_many(self, reports: Sequence[Report]) -> list[Prediction]:
         labeler = self.labeler
@@ -610,7 +664,7 @@ def get_engine(
     return HybridEngine(rules=rules, model_dir=path, variant=variant, threads=threads, labeler=labeler)
 
 
-def _rule_paths(rules: RulesArg) -> tuple[str | Path, ...]:
+def _rule_paths(rules: Sequence[str | Path] | str | Path | None) -> tuple[str | Path, ...]:
     if rules is None:
         return ()
     if isinstance(rules, str | Path):
@@ -622,10 +676,12 @@ __all__ = [
     "DEFAULT_MODEL_DIR",
     "ENGINE_NAMES",
     "MODEL_DIR_ENV",
+    "STREAM_BATCH_SIZE",
     "WARM_UP_TEXT",
     "Engine",
     "HybridEngine",
     "ModelEngine",
+    "Outcome",
     "Prediction",
     "RulesEngine",
     "find_models",

@@ -7,10 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-from .errors import SchemeError
 from .pipeline import build_pipeline
-from .pipeline.labels import project
 from .rules import RuleSet, Scheme, load_rules, with_conventions
+from .schemes import columns, scheme_of, scheme_values, shape
 from .types import LabelValue, Report, ReportLabels
 
 T = TypeVar("T")
@@ -53,15 +52,11 @@ class Labeler:
 
     def get_scheme(self, name: str | None = None) -> Scheme:
         """Return a scheme by name (default: this labeler's)."""
-        name = name or self.scheme
-        try:
-            return self.rules.schemes[name]
-        except KeyError:
-            raise SchemeError(name, self.rules.schemes) from None
+        return scheme_of(self.rules, name or self.scheme)
 
     def columns(self, scheme: str | None = None) -> list[str]:
         """Output column names of a scheme."""
-        return [c for c, _ in self.get_scheme(scheme).columns]
+        return columns(self.rules, scheme or self.scheme)
 
     def category_columns(self, scheme: str | None = None) -> list[str]:
         """The categorical labels a scheme carries (CSV columns after the label columns)."""
@@ -72,26 +67,11 @@ class Labeler:
 
         ``report`` is what :meth:`label` returned, in any scheme: it keeps the full label set.
         """
-        return project(report.full or report, self.get_scheme(scheme), self.rules.no_finding_blockers)
+        return scheme_values(self.rules, report, scheme or self.scheme)
 
     def shape(self, report: ReportLabels, scheme: str | None = None) -> ReportLabels:
-        """``report`` under a scheme: labels and evidence keyed by its columns, its categorical labels.
-
-        The full scheme is the label set itself. The result keeps the full one as
-        :attr:`ReportLabels.full`, so that it can be shaped again under another scheme.
-        """
-        full = report.full or report
-        chosen = self.get_scheme(scheme)
-        if chosen.name == "full":
-            return full
-        triples = project(full, chosen, self.rules.no_finding_blockers)
-        evidence = {col: full.evidence[label] for col, label, _ in triples if full.evidence.get(label)}
-        categories = None
-        if full.categories is not None:
-            categories = {k: v for k, v in full.categories.items() if k in chosen.categories}
-        return replace(
-            full, labels={c: v for c, _, v in triples}, evidence=evidence, categories=categories, full=full
-        )
+        """``report`` under a scheme (default: this labeler's); see :func:`reportlab_nlp.schemes.shape`."""
+        return shape(self.rules, report, scheme or self.scheme)
 
     def label(self, text: str, *, id: str = "") -> ReportLabels:
         """Label one report's text, under this labeler's scheme (see :meth:`shape`)."""

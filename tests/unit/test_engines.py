@@ -6,7 +6,7 @@ Every report here is invented for the test.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -122,3 +122,44 @@ def test_prediction_carries_probabilities() -> None:
     labels = reportlab_nlp.ReportLabels(id="x", labels={"Edema": LabelValue.POSITIVE})
     assert Prediction(labels, {"Edema": 0.9}).probabilities == {"Edema": 0.9}
     assert Prediction(labels).probabilities is None
+
+
+class _BrokenOn(RulesEngine):
+    """A rules engine whose labeling raises for one report id (to test failure isolation)."""
+
+    broken = "bad"
+
+    def predict_many(self, reports: Sequence[Report]) -> list[Prediction]:
+        if any(r.id == self.broken for r in reports):
+            raise RuntimeError("this report breaks the batch")
+        return super().predict_many(reports)
+
+
+def test_stream_yields_every_report_in_order(engine: RulesEngine) -> None:
+    reports = [Report(f"r{i}", TEXT if i % 2 else "No acute findings.") for i in range(7)]
+    pairs = list(engine.stream(iter(reports), batch_size=3))
+    assert [r.id for r, _ in pairs] == [r.id for r in reports]
+    assert [r for r, _ in pairs] == reports
+    expected = engine.predict_many(reports)
+    assert [o for _, o in pairs] == expected
+
+
+def test_stream_isolates_a_failing_report(labeler: reportlab_nlp.Labeler) -> None:
+    engine = _BrokenOn.from_labeler(labeler)
+    reports = [Report("a", TEXT), Report("bad", TEXT), Report("c", "No effusion.")]
+    outcomes = dict((r.id, o) for r, o in engine.stream(reports, batch_size=8))
+    assert isinstance(outcomes["bad"], RuntimeError)
+    assert isinstance(outcomes["a"], Prediction) and isinstance(outcomes["c"], Prediction)
+    assert outcomes["a"].labels == labeler.label(TEXT, id="a")
+    assert outcomes["c"].labels.labels["Pleural Effusion"] is LabelValue.NEGATIVE
+
+
+def test_engine_takes_loaded_rules(labeler: reportlab_nlp.Labeler) -> None:
+    engine = RulesEngine(rules=labeler.rules)
+    assert engine.rule_paths == ()
+    assert engine.rules_hash == labeler.rules_hash
+    assert engine.columns("chexpert") == labeler.columns("chexpert")
+    assert engine.category_columns("full") == labeler.category_columns("full")
+    shaped = reportlab_nlp.Labeler(labeler.rules, scheme="chexpert").label(TEXT)
+    # values() reads a shaped result's full label set, as Labeler.values does
+    assert engine.values(shaped, "full") == labeler.values(shaped, "full")
