@@ -233,7 +233,8 @@ class Engine(abc.ABC):
         Examples
         --------
         >>> engine = get_engine("rules")
-        >>> [(r.id, o.labels.labels["Pneumothorax"]) for r, o in engine.stream([Report("a", "No pneumothorax.")])]
+        >>> pairs = engine.stream([Report("a", "No pneumothorax.")])
+        >>> [(r.id, o.labels.labels["Pneumothorax"]) for r, o in pairs]
         [('a', <LabelValue.NEGATIVE: 0>)]
         """
         chunk: list[Report] = []
