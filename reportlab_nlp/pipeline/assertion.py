@@ -29,7 +29,7 @@ from spacy.tokens import Doc
 from ..rules import CueRule, RuleSet
 from ..types import Assertion, Mention
 from .matching import TriggerIndex, leftmost_longest, lower_same_length
-from .mentions import Candidate
+from .mentions import Candidate, span_mention
 
 NAME = "rl_assertion"
 
@@ -185,30 +185,14 @@ class AssertionDetector:
             assertion, cue = self.assert_one(c, text, cues, terms)
             if assertion is None:
                 continue
-            s, e = sentences[c.sentence]
             if cue is not None:
-                cue_text, cue_start, cue_end = text[cue.start : cue.end], cue.start, cue.end
+                found = (text[cue.start : cue.end], cue.start, cue.end)
             elif c.state:
-                cue_text, cue_start, cue_end = text[c.start : c.end], c.start, c.end
+                found = (text[c.start : c.end], c.start, c.end)
             else:
-                cue_text, cue_start, cue_end = "", -1, -1
-            out.append(
-                Mention(
-                    label=c.label,
-                    text=text[c.start : c.end],
-                    start=c.start,
-                    end=c.end,
-                    sentence=text[s:e],
-                    sentence_start=s,
-                    sentence_end=e,
-                    section=c.section,
-                    assertion=assertion,
-                    cue=cue_text,
-                    cue_start=cue_start,
-                    cue_end=cue_end,
-                    rule=c.rule,
-                )
-            )
+                found = ("", -1, -1)
+            span, sentence = (c.start, c.end), sentences[c.sentence]
+            out.append(span_mention(c.label, text, span, sentence, c.section, assertion, c.rule, found))
         return out
 
     def __call__(self, doc: Doc) -> Doc:

@@ -21,7 +21,7 @@ from spacy.tokens import Doc
 
 from ..rules import RuleSet, Scheme
 from ..types import Assertion, CategoryValue, LabelValue, Mention, ReportLabels
-from .mentions import CategoryHit
+from .mentions import CategoryHit, span_mention
 
 NAME = "rl_labels"
 NO_FINDING = "No Finding"
@@ -90,23 +90,18 @@ class LabelAggregator:
             if not found:
                 out[cat.name] = CategoryValue(cat.name)
                 continue
-            evidence = []
-            for h in found:
-                s, e = sentences[h.sentence]
-                evidence.append(
-                    Mention(
-                        label=cat.name,
-                        text=text[h.start : h.end],
-                        start=h.start,
-                        end=h.end,
-                        sentence=text[s:e],
-                        sentence_start=s,
-                        sentence_end=e,
-                        section=h.section,
-                        assertion=Assertion.PRESENT,
-                        rule=h.rule,
-                    )
+            evidence = [
+                span_mention(
+                    cat.name,
+                    text,
+                    (h.start, h.end),
+                    sentences[h.sentence],
+                    h.section,
+                    Assertion.PRESENT,
+                    h.rule,
                 )
+                for h in found
+            ]
             value = cat.value(found[-1].value)
             export = {
                 target: {"field": fieldname, "value": value.export[target]}

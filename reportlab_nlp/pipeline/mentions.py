@@ -30,7 +30,7 @@ from typing import NamedTuple
 from spacy.tokens import Doc
 
 from ..rules import RuleSet, expand_macros, phrase_regex
-from ..types import Section
+from ..types import Assertion, Mention, Section
 from .attributes import Modifier
 from .invisible import find_visible
 from .matching import Hit, TriggerIndex, leftmost_longest, lower_same_length
@@ -48,6 +48,36 @@ class Candidate(NamedTuple):
     section: str
     rule: str
     state: str = ""  # "", "negated", "uncertain", "present": fixed by the wording
+
+
+def span_mention(
+    label: str,
+    text: str,
+    span: tuple[int, int],
+    sentence: tuple[int, int],
+    section: str,
+    assertion: Assertion,
+    rule: str,
+    cue: tuple[str, int, int] = ("", -1, -1),
+) -> Mention:
+    """The evidence record of a matched span: its text, its sentence's text and offsets,
+    its section and assertion, and the cue (text, start, end; none: ``("", -1, -1)``)."""
+    (start, end), (s, e) = span, sentence
+    return Mention(
+        label=label,
+        text=text[start:end],
+        start=start,
+        end=end,
+        sentence=text[s:e],
+        sentence_start=s,
+        sentence_end=e,
+        section=section,
+        assertion=assertion,
+        cue=cue[0],
+        cue_start=cue[1],
+        cue_end=cue[2],
+        rule=rule,
+    )
 
 
 class CategoryHit(NamedTuple):
