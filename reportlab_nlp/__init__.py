@@ -34,6 +34,7 @@ _import_spacy_without_torch()
 
 from ._version import __version__  # noqa: E402
 from .labeler import Labeler, load  # noqa: E402
+from .spacy_pipe import ReportLabComponent  # noqa: E402  (registers the "reportlab_nlp" factory)
 from .types import Assertion, LabelValue, Mention, Report, ReportLabels, Section  # noqa: E402
 
 
@@ -48,6 +49,7 @@ __all__ = [
     "Labeler",
     "Mention",
     "Report",
+    "ReportLabComponent",
     "ReportLabels",
     "Section",
     "__version__",
