@@ -28,6 +28,7 @@ from .builder import Builder
 from .fields import CUE_CATEGORIES, DIRECTIONS
 from .files import read_rules_text
 from .finish import build
+from .medspacy_json import convert, is_medspacy
 from .patterns import compile_pattern, expand_macros, phrase_regex
 from .types import (
     AttributeRule,
@@ -140,7 +141,8 @@ def load_rules(extra: Sequence[str | Path] = ()) -> RuleSet:
     ----------
     extra
         Paths of user rules files (YAML or JSON) of the same shape as the
-        built-in ones, or names of built-in profiles (``chexpert-compat``).
+        built-in ones, medspaCy ConText or target rule JSON files
+        (:mod:`.medspacy_json`), or names of built-in profiles (``chexpert-compat``).
         A finding whose label exists extends it (``replace: true`` replaces
         it); a new label joins the full scheme at the end.
 
@@ -168,5 +170,8 @@ def load_rules(extra: Sequence[str | Path] = ()) -> RuleSet:
             raise RulesError(path, "", "file not found") from None
         except (OSError, UnicodeDecodeError) as e:
             raise RulesError(path, "", f"cannot read: {e}") from e
-        builder.add(path, read_rules_text(path, text), user=True)
+        data = read_rules_text(path, text)
+        if path.endswith(".json") and is_medspacy(data):
+            data = convert(path, data, list(builder.findings))
+        builder.add(path, data, user=True)
     return build(builder)
