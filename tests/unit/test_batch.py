@@ -22,12 +22,10 @@ from reportlab_nlp.batch import (
     ChunkLabeler,
     Output,
     PartialFile,
-    _close_spool,
-    _open_spool,
-    _spool,
     describe_failure,
     label_corpus,
 )
+from reportlab_nlp.batch.spool import _close_spool, _open_spool, _spool
 from reportlab_nlp.errors import ReportFailedError, ResumeError
 from reportlab_nlp.io.writers import writer_for
 from reportlab_nlp.types import Report
