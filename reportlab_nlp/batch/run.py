@@ -14,7 +14,7 @@ from typing import IO, Any, TextIO
 
 from ..engines import Engine, get_engine
 from ..errors import OutputError, ResumeError, SchemeError
-from ..export.provenance import sha256_input
+from ..io.digest import sha256_input
 from ..io.durable import PARTIAL_SUFFIX, beside, check_target
 from ..io.locks import OutputLock
 from ..io.readers import ReportSource

@@ -20,6 +20,7 @@ from typing import Any
 
 from .._version import __version__
 from ..constants import TOOLKIT
+from ..io.digest import sha256_file, sha256_input
 
 PROVENANCE_FIELDS = (
     "toolkit",
@@ -33,31 +34,6 @@ PROVENANCE_FIELDS = (
     "input_file",
     "input_sha256",
 )
-
-
-def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def sha256_input(path: str | Path) -> str | None:
-    """sha256 of an input: a file's bytes; for a folder, of its ``name<TAB>sha256`` lines, sorted.
-
-    None for standard input (``-``), which cannot be read twice.
-    """
-    if str(path) == "-":
-        return None
-    p = Path(path)
-    if p.is_dir():
-        digest = hashlib.sha256()
-        for f in sorted(q for q in p.rglob("*") if q.is_file()):
-            digest.update(f"{f.relative_to(p).as_posix()}\t{sha256_file(f)}\n".encode())
-        return digest.hexdigest()
-    return sha256_file(p)
 
 
 def md5_file(path: str | Path, *, chunk: int = 1 << 20) -> str:

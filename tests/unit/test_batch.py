@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -285,3 +287,13 @@ def test_options_are_checked() -> None:
     with pytest.raises(ValueError, match="workers"):
         BatchOptions("in.csv", out, workers=0)
     assert Output.parse("x.ndjson").format == "jsonl" and Output.parse("x.txt").format == "csv"
+
+
+def test_the_batch_runner_does_not_import_the_export_package() -> None:
+    """The core runner needs the input's sha256, not the optional export package (issue 15)."""
+    code = (
+        "import sys, reportlab_nlp.batch; "
+        "print(sorted(m for m in sys.modules if m.startswith('reportlab_nlp.export')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
