@@ -11,7 +11,6 @@ from typing import Any, NamedTuple
 
 from ..engines import Engine, Prediction
 from ..io.writers import RowWriter, jsonl_record
-from ..labeler import Labeler
 from ..types import LabelValue, Report, ReportLabels
 
 _MAX_MESSAGE = 300
@@ -19,6 +18,8 @@ _VALUE_INDEX = {LabelValue.POSITIVE: 0, LabelValue.NEGATIVE: 1, LabelValue.UNCER
 
 RawReport = tuple[str, str, tuple[tuple[str, int, int], ...]]
 """A report as it travels to a worker: (id, text, fields)."""
+Values = list[tuple[str, str, LabelValue]]
+"""(column, label, value) triples of a report under the output scheme."""
 
 
 class Failure(NamedTuple):
@@ -51,9 +52,7 @@ class ChunkResult:
     size: int
     blobs: tuple[bytes, ...] = ()
     spooled: tuple[tuple[str, int], ...] = ()
-    items: list[tuple[ReportLabels, list[tuple[str, str, LabelValue]], dict[str, Any]] | None] = field(
-        default_factory=list
-    )
+    items: list[tuple[ReportLabels, Values, dict[str, Any]] | None] = field(default_factory=list)
     counts: list[list[int]] = field(default_factory=list)
     labeled: int = 0
     warned: int = 0
@@ -85,123 +84,88 @@ def csv_header(columns: Sequence[str], delimiter: str = ",") -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+def _full(labels: ReportLabels) -> ReportLabels:
+    """The full label set of a result (a rules engine built from a labeler of another scheme shapes it)."""
+    return labels.full or labels
+
+
 def _is_unread(report: ReportLabels) -> bool:
     return bool(report.warnings) and all(v is LabelValue.BLANK for v in report.labels.values())
 
 
 class ChunkLabeler:
-    """Label a chunk of reports and render each output's lines.
+    """Label a chunk of reports with an engine and render each output's lines.
 
     Parameters
     ----------
-    labeler
-        The pipeline (one per process).
+    engine
+        What labels (one per process): a :class:`~reportlab_nlp.engines.RulesEngine`
+        built from the labeler, or a model engine. It gives the scheme's columns,
+        category columns and values too.
+    scheme
+        The output scheme.
     formats
-        The output formats, in order (``csv``/``jsonl``); None to return the
+        The output formats, in order (``csv``/``tsv``/``jsonl``); None to return the
         labels themselves (for the study linkage's writers).
     """
 
-    def __init__(
-        self, labeler: Labeler, formats: tuple[str, ...] | None, engine: Engine | None = None
-    ) -> None:
-        self.labeler = labeler
+    def __init__(self, engine: Engine, scheme: str, formats: tuple[str, ...] | None) -> None:
+        self.engine = engine
+        self.scheme = scheme
         self.formats = formats
-        self.engine = engine  # a model engine labels instead of the labeler (which gives the columns)
-        self._predictions: list[Prediction | None] = []
-        self.n_columns = len(labeler.columns())
-        self.categories = labeler.category_columns()  # categorical columns (RSNA COVID-19 Category)
+        self.n_columns = len(engine.columns(scheme))
+        self.categories = engine.category_columns(scheme)  # categorical columns (RSNA COVID-19 Category)
         self._buf = io.StringIO()
-        self._csv = RowWriter(self._buf)
-        self._tsv = RowWriter(
-            self._buf, delimiter="\t"
-        )  # the shared rules: ids with \r quoted, formula-like ids neutralised
-
-    def _label_all(self, reports: list[Report]) -> list[ReportLabels | Exception]:
-        if self.engine is not None:
-            return self._predict_all(self.engine, reports)
-        try:
-            pairs = ((r, None) for r in reports)
-            return [res for res, _ in self.labeler.pipe_with(pairs, batch_size=max(1, len(reports)))]
-        except Exception:  # one report broke the batch: label one at a time to find it
-            out: list[ReportLabels | Exception] = []
-            for r in reports:
-                try:
-                    out.append(self.labeler.label_all(r.text, id=r.id))
-                except Exception as e:
-                    out.append(e)
-            return out
-
-    def _predict_all(self, engine: Engine, reports: list[Report]) -> list[ReportLabels | Exception]:
-        try:
-            predictions = engine.predict_many(reports)
-            self._predictions = list(predictions)
-            return [p.labels for p in predictions]
-        except Exception:  # one report broke the batch: one at a time to find it
-            out: list[ReportLabels | Exception] = []
-            self._predictions = []
-            for r in reports:
-                try:
-                    prediction = engine.predict_many([r])[0]
-                except Exception as e:
-                    self._predictions.append(None)
-                    out.append(e)
-                    continue
-                self._predictions.append(prediction)
-                out.append(prediction.labels)
-            return out
+        # the shared rules: ids with \r quoted, formula-like ids neutralised
+        self._rows = {"csv": RowWriter(self._buf), "tsv": RowWriter(self._buf, delimiter="\t")}
 
     def _render(
-        self,
-        fmt: str,
-        result: ReportLabels,
-        values: list[tuple[str, str, LabelValue]],
-        r: Report,
-        index: int = -1,
+        self, fmt: str, result: ReportLabels, values: Values, r: Report, prediction: Prediction
     ) -> bytes:
-        if fmt in ("csv", "tsv"):
+        if fmt in self._rows:
             self._buf.seek(0)
             self._buf.truncate()
             cats = (result.category(c) or "" for c in self.categories)
-            (self._csv if fmt == "csv" else self._tsv).writerow(
-                [result.id, *(v.to_csv() for _, _, v in values), *cats]
-            )
+            self._rows[fmt].writerow([result.id, *(v.to_csv() for _, _, v in values), *cats])
             line = self._buf.getvalue()
         else:
             record = jsonl_record(result, values, r)
-            record.update(self._extra(index, values))
+            record.update(prediction.extra_record(values))  # a model engine's probabilities, review
             line = json.dumps(record, ensure_ascii=False) + "\n"
         return line.encode("utf-8")
 
-    def _extra(self, index: int, values: list[tuple[str, str, LabelValue]]) -> dict[str, Any]:
-        """A model engine's additions to report ``index``'s JSONL record (probabilities, review)."""
-        prediction = self._predictions[index] if 0 <= index < len(self._predictions) else None
-        return prediction.extra_record(values) if prediction is not None else {}
+    def _count(self, res: ChunkResult, labels: ReportLabels, values: Values) -> None:
+        for j, (_, _, v) in enumerate(values):
+            res.counts[j][_VALUE_INDEX[v]] += 1
+        res.labeled += 1
+        res.warned += bool(labels.warnings)
+        res.unread += _is_unread(labels)
 
     def __call__(self, chunk: Sequence[RawReport], first_index: int = 0) -> ChunkResult:
-        """Label ``chunk`` (reports ``first_index``, ``first_index + 1``, ... of the input)."""
+        """Label ``chunk`` (reports ``first_index``, ``first_index + 1``, ... of the input).
+
+        A report that raises (labeling or rendering) is a :class:`Failure`; the
+        others of the chunk are labeled as if it were not there.
+        """
         reports = [Report(rid, text, fields) for rid, text, fields in chunk]
-        outcomes = self._label_all(reports)
         res = ChunkResult(size=len(reports), counts=[[0, 0, 0, 0] for _ in range(self.n_columns)])
         pieces: list[list[bytes]] = [[] for _ in self.formats or ()]
-        for i, (report, outcome) in enumerate(zip(reports, outcomes, strict=True)):
+        for i, (report, outcome) in enumerate(zip(reports, self.engine.predict_each(reports), strict=True)):
             try:
                 if isinstance(outcome, Exception):
                     raise outcome
-                values = self.labeler.values(outcome)
-                lines = [self._render(fmt, outcome, values, report, i) for fmt in self.formats or ()]
+                labels = _full(outcome.labels)
+                values = self.engine.values(labels, self.scheme)
+                lines = [self._render(fmt, labels, values, report, outcome) for fmt in self.formats or ()]
             except Exception as e:
                 res.failures.append(describe_failure(first_index + i + 1, report.id, e, report.text))
                 if self.formats is None:
                     res.items.append(None)
                 continue
             if self.formats is None:
-                res.items.append((outcome, values, self._extra(i, values)))
+                res.items.append((labels, values, outcome.extra_record(values)))
             for k, line in enumerate(lines):
                 pieces[k].append(line)
-            for j, (_, _, v) in enumerate(values):
-                res.counts[j][_VALUE_INDEX[v]] += 1
-            res.labeled += 1
-            res.warned += bool(outcome.warnings)
-            res.unread += _is_unread(outcome)
+            self._count(res, labels, values)
         res.blobs = tuple(b"".join(p) for p in pieces)
         return res

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from ..engines import Engine
+from ..engines import Engine, RulesEngine
 from ..labeler import Labeler
 from ..rules import RuleSet
 from .chunks import ChunkLabeler, ChunkResult, RawReport
@@ -47,7 +47,7 @@ def _init_worker(
     # spaCy's W028 (Doc.from_array dtype) would be printed once per worker, through the progress bar
     warnings.filterwarnings("ignore", message=r"\[W028\]")
     try:
-        _WORKER = ChunkLabeler(Labeler(rules, scheme=scheme), formats)
+        _WORKER = ChunkLabeler(RulesEngine.from_labeler(Labeler(rules, scheme=scheme)), scheme, formats)
     except BaseException as e:  # a failing initializer makes the pool restart workers forever
         _WORKER_ERROR = e
 
@@ -81,26 +81,29 @@ def _mp_context() -> mp.context.BaseContext:
     return mp.get_context("spawn")
 
 
-class _Engine:
-    """Labels chunks in order: in this process, or in a pool with a bounded window of chunks in flight."""
+class Workers:
+    """Labels chunks in order: in this process, or in a pool with a bounded window of chunks in flight.
+
+    One worker labels with ``engine`` in this process; several build their own
+    rules engine from ``rules`` (``engine`` is then not used).
+    """
 
     def __init__(
         self,
         workers: int,
-        labeler: Labeler | None,
+        engine: Engine | None,
         rules: RuleSet,
         scheme: str,
         formats: tuple[str, ...] | None,
-        engine: Engine | None = None,
         spool: Path | None = None,
     ) -> None:
         self.workers = workers
         self.pool: multiprocessing.pool.Pool | None = None
         self.local: ChunkLabeler | None = None
         if workers == 1:
-            if labeler is None:
-                raise ValueError("one worker labels in this process and needs a labeler")
-            self.local = ChunkLabeler(labeler, formats, engine)
+            if engine is None:
+                raise ValueError("one worker labels in this process and needs an engine")
+            self.local = ChunkLabeler(engine, scheme, formats)
         else:
             self.pool = _mp_context().Pool(
                 workers,

@@ -7,7 +7,7 @@ import itertools
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from ..errors import OutputError, ReportFailedError
 from ..io.durable import PartialFile, fsync_dir, write_bytes, write_json
@@ -29,6 +29,18 @@ def _tasks(reports: Iterator[Report], size: int, first: int) -> Iterator[tuple[i
             return
         yield index, chunk
         index += len(chunk)
+
+
+_READ_OPTIONS = ("id_col", "text_cols", "encoding_errors", "allow_duplicate_ids", "delimiter", "encoding")
+"""The :class:`BatchOptions` that say how to read the input (:class:`ReportSource`'s keywords)."""
+
+
+def _open_source(options: BatchOptions, stdin: IO[bytes] | None, linked: bool, err: TextIO) -> ReportSource:
+    """The reader of the input (not read yet); notes on ``err`` the options this input ignores."""
+    read = {name: getattr(options, name) for name in _READ_OPTIONS}
+    source = ReportSource(options.input, stdin=stdin, **read)
+    _note_ignored(options, source, linked, err)
+    return source
 
 
 def _note_ignored(options: BatchOptions, source: ReportSource, linked: bool, err: TextIO) -> None:

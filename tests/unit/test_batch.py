@@ -28,6 +28,7 @@ from reportlab_nlp.batch import (
     label_corpus,
 )
 from reportlab_nlp.batch.spool import _close_spool, _open_spool, _spool
+from reportlab_nlp.engines import RulesEngine
 from reportlab_nlp.errors import ReportFailedError, ResumeError
 from reportlab_nlp.io.writers import writer_for
 from reportlab_nlp.types import Report
@@ -99,7 +100,8 @@ def test_chunk_output_is_the_writers_output(tmp_path: Path, labeler: reportlab_n
             w.write(result, labeler.values(result), source)
     for w in writers:
         w.commit()
-    chunk = ChunkLabeler(labeler, ("csv", "jsonl"))([(r.id, r.text, r.fields) for r in reports])
+    engine = RulesEngine.from_labeler(labeler)
+    chunk = ChunkLabeler(engine, "full", ("csv", "jsonl"))([(r.id, r.text, r.fields) for r in reports])
     assert chunk.labeled == len(reports) and not chunk.failures
     csv_bytes = paths["csv"].read_bytes()
     _, body = csv_bytes.split(b"\n", 1)
