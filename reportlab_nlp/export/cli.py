@@ -13,14 +13,14 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 from ..errors import InputError
 from ..io.readers import ReportSource
-from ..io.writers import JsonlWriter, Writer, jsonl_record, writer_for
+from ..io.writers import Extra, JsonlWriter, Values, Writer, jsonl_record, writer_for
 from ..labeler import Labeler, load
 from ..rules import load_rules
-from ..types import LabelValue, Report, ReportLabels
+from ..types import Report, ReportLabels
 from .manifest import LinkageLog, Manifest, StudyLink, parse_column_map, read_manifest
 from .midrc import DEFAULT_ANNOTATION_NAME, MidrcOptions
 from .provenance import Provenance
@@ -157,13 +157,7 @@ class _LinkedJsonlWriter(JsonlWriter):
         super().__init__(path)
         self.linkage = linkage
 
-    def write(
-        self,
-        report: ReportLabels,
-        values: Sequence[tuple[str, str, LabelValue]],
-        source: Report,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
+    def write(self, report: ReportLabels, values: Values, source: Report, extra: Extra = None) -> None:
         links = self.linkage.links(report.id)
         self.linkage.observe(self, report.id, links)
         record = jsonl_record(report, values, source)
@@ -182,13 +176,7 @@ class _LinkedCsvWriter(Writer):
         self.linkage = linkage
         self.table = WideCsvWriter(path, columns, provenance, file=self.file)
 
-    def write(
-        self,
-        report: ReportLabels,
-        values: Sequence[tuple[str, str, LabelValue]],
-        source: Report,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
+    def write(self, report: ReportLabels, values: Values, source: Report, extra: Extra = None) -> None:
         links = self.linkage.links(report.id)
         self.linkage.observe(self, report.id, links)
         self.table.write(from_result(report, values, source).with_studies(links))

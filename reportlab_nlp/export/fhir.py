@@ -126,6 +126,18 @@ def _effective(studies: Sequence[StudyLink]) -> str | None:
     return next((s.study_date for s in studies if s.study_date), None)
 
 
+def _add_context(
+    res: dict[str, Any], subject: dict[str, Any] | None, effective: str | None, refs: tuple[str, list[Any]]
+) -> None:
+    """Add the optional subject, effective time and study references (under the key ``refs[0]``)."""
+    if subject is not None:
+        res["subject"] = subject
+    if effective:
+        res["effectiveDateTime"] = effective
+    if refs[1]:
+        res[refs[0]] = refs[1]
+
+
 def build_bundle(
     report: LabeledReport,
     provenance: Provenance,
@@ -197,12 +209,7 @@ def build_bundle(
             "code": code,
             "valueCodeableConcept": value_concept,
         }
-        if subject is not None:
-            obs["subject"] = subject
-        if effective:
-            obs["effectiveDateTime"] = effective
-        if study_refs:
-            obs["derivedFrom"] = study_refs
+        _add_context(obs, subject, effective, ("derivedFrom", study_refs))
         if extensions:
             obs["extension"] = extensions
         entries.append({"fullUrl": f"urn:uuid:{oid}", "resource": obs})
@@ -218,12 +225,7 @@ def build_bundle(
         "code": {"coding": [_coding(codes.concept("diagnostic_report"), codes)]},
         "issued": provenance.timestamp,
     }
-    if subject is not None:
-        diagnostic["subject"] = subject
-    if effective:
-        diagnostic["effectiveDateTime"] = effective
-    if study_refs:
-        diagnostic["imagingStudy"] = study_refs
+    _add_context(diagnostic, subject, effective, ("imagingStudy", study_refs))
     if results:
         diagnostic["result"] = results
     bundle: dict[str, Any] = {

@@ -20,7 +20,6 @@ listed by :class:`LinkageLog` in a warnings file; nothing is dropped silently.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as _dt
 import re
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, ManifestError
-from ..io.tables import Table
+from ..io.tables import Table, read_tsv
 from ..io.writers import AtomicFile
 from ._csv import RowWriter
 from .manifest_columns import FIELDS, REQUIRED_FIELDS, STUDY_FIELDS, resolve_columns
@@ -482,8 +481,7 @@ class LinkageLog:
 
 def read_link_warnings(path: str | Path) -> list[dict[str, str]]:
     """Read a warnings file written by :meth:`LinkageLog.write` (for tests and tools)."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
+    return read_tsv(path)
 
 
 __all__ = [

@@ -29,7 +29,6 @@ of names that MIDRC assigns: pass the registered name with
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..constants import TOOLKIT
+from ..io.tables import read_tsv
 from ..io.writers import AtomicFile
 from ._csv import RowWriter
 from .manifest import StudyLink
@@ -224,12 +224,6 @@ def write_midrc(
     _write_tsv(file_tsv, columns(ANNOTATION_FILE_COLUMNS), file_rows)
     _write_tsv(annotation_tsv, columns(ANNOTATION_COLUMNS), annotation_rows)
     return annotation_tsv, file_tsv
-
-
-def read_tsv(path: str | Path) -> list[dict[str, str]]:
-    """The rows of a TSV written here, as dicts."""
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
 
 
 __all__ = [

@@ -58,6 +58,10 @@ class TableWriter:
         self.categories = list(categories)
         self.provenance = provenance
         self.file = file if file is not None else AtomicFile(path)
+        self._open()
+
+    def _open(self) -> None:
+        """Begin the file (a CSV table writes its header); nothing by default."""
 
     def write(self, report: LabeledReport) -> None:
         raise NotImplementedError
@@ -105,23 +109,24 @@ class LongJsonlWriter(TableWriter):
                 self.file.handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-class WideCsvWriter(TableWriter):
+class _CsvTableWriter(TableWriter):
+    """A CSV table: its :meth:`header` row, then rows that end with the provenance cells."""
+
+    def _open(self) -> None:
+        self.csv = RowWriter(self.file.handle)
+        self.csv.writerow(self.header())
+        self.prov_cells = [self.provenance.flat()[k] for k in PROVENANCE_FIELDS]
+
+    def header(self) -> list[str]:
+        raise NotImplementedError
+
+
+class WideCsvWriter(_CsvTableWriter):
     """report_id, the study ids, one column per label (1 / 0 / -1 / blank), one per categorical
     label (its value: ``Typical``, ..., blank when not stated), then the provenance fields."""
 
-    def __init__(
-        self,
-        path: str | Path,
-        columns: Sequence[str],
-        provenance: Provenance,
-        *,
-        file: AtomicFile | None = None,
-        categories: Sequence[str] = (),
-    ) -> None:
-        super().__init__(path, columns, provenance, file=file, categories=categories)
-        self.csv = RowWriter(self.file.handle)
-        self.csv.writerow(["report_id", *STUDY_COLUMNS, *self.columns, *self.categories, *PROVENANCE_FIELDS])
-        self.prov_cells = [self.provenance.flat()[k] for k in PROVENANCE_FIELDS]
+    def header(self) -> list[str]:
+        return ["report_id", *STUDY_COLUMNS, *self.columns, *self.categories, *PROVENANCE_FIELDS]
 
     def write(self, report: LabeledReport) -> None:
         cells = [report.value(c).to_csv() for c in self.columns]
@@ -132,22 +137,11 @@ class WideCsvWriter(TableWriter):
             self.csv.writerow([report.id, *_study_cells(link), *cells, *self.prov_cells])
 
 
-class LongCsvWriter(TableWriter):
+class LongCsvWriter(_CsvTableWriter):
     """One row per (report, study, label): value, probability, evidence (a JSON list), provenance."""
 
-    def __init__(
-        self,
-        path: str | Path,
-        columns: Sequence[str],
-        provenance: Provenance,
-        *,
-        file: AtomicFile | None = None,
-        categories: Sequence[str] = (),
-    ) -> None:
-        super().__init__(path, columns, provenance, file=file, categories=categories)
-        self.csv = RowWriter(self.file.handle)
-        self.csv.writerow([*LONG_CSV_COLUMNS, *PROVENANCE_FIELDS])
-        self.prov_cells = [self.provenance.flat()[k] for k in PROVENANCE_FIELDS]
+    def header(self) -> list[str]:
+        return [*LONG_CSV_COLUMNS, *PROVENANCE_FIELDS]
 
     def write(self, report: LabeledReport) -> None:
         for link in _links(report):

@@ -194,6 +194,12 @@ class Table:
         self.close()
 
 
+def read_tsv(path: str | Path) -> list[dict[str, str]]:
+    """The rows of a UTF-8 TSV file the toolkit wrote (a header line, then rows), as dicts."""
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
 __all__ = [
     "DELIMITERS",
     "JSONL_SUFFIXES",
@@ -205,5 +211,6 @@ __all__ = [
     "first_bad_byte",
     "first_bad_utf8",
     "parse_delimiter",
+    "read_tsv",
     "text_encoding",
 ]

@@ -31,6 +31,11 @@ from ..errors import OutputError
 from ..types import LabelValue, Report, ReportLabels
 from .durable import AtomicFile
 
+Values = Sequence[tuple[str, str, LabelValue]]
+"""(column, label, value) triples of a report under a scheme's columns."""
+Extra = dict[str, Any] | None
+"""What a model engine adds to a report's JSONL record (probabilities, the hybrid's review)."""
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """The first characters that make a spreadsheet read a cell as a formula (OWASP)."""
 
@@ -79,13 +84,7 @@ class Writer:
     def __init__(self, path: str | Path) -> None:
         self.file = AtomicFile(path)
 
-    def write(
-        self,
-        report: ReportLabels,
-        values: Sequence[tuple[str, str, LabelValue]],
-        source: Report,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
+    def write(self, report: ReportLabels, values: Values, source: Report, extra: Extra = None) -> None:
         raise NotImplementedError
 
     def commit(self) -> None:
@@ -103,34 +102,20 @@ class CsvWriter(Writer):
         self.csv = RowWriter(self.file.handle, delimiter=delimiter)
         self.csv.writerow(["report_id", *columns])
 
-    def write(
-        self,
-        report: ReportLabels,
-        values: Sequence[tuple[str, str, LabelValue]],
-        source: Report,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
+    def write(self, report: ReportLabels, values: Values, source: Report, extra: Extra = None) -> None:
         self.csv.writerow([report.id, *(v.to_csv() for _, _, v in values)])
 
 
 class JsonlWriter(Writer):
     """One JSON object per report: id, labels (scheme columns), evidence, warnings, sections."""
 
-    def write(
-        self,
-        report: ReportLabels,
-        values: Sequence[tuple[str, str, LabelValue]],
-        source: Report,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
+    def write(self, report: ReportLabels, values: Values, source: Report, extra: Extra = None) -> None:
         record = jsonl_record(report, values, source)
         record.update(extra or {})
         self.file.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def jsonl_record(
-    report: ReportLabels, values: Sequence[tuple[str, str, LabelValue]], source: Report
-) -> dict[str, Any]:
+def jsonl_record(report: ReportLabels, values: Values, source: Report) -> dict[str, Any]:
     """The JSONL record of one report under a scheme's columns.
 
     Evidence is keyed by the scheme's column names (a label of the full set
@@ -184,8 +169,10 @@ __all__ = [
     "FORMULA_START",
     "AtomicFile",
     "CsvWriter",
+    "Extra",
     "JsonlWriter",
     "RowWriter",
+    "Values",
     "Writer",
     "jsonl_record",
     "neutralise",
