@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,28 @@ def _check_resumable(prior: dict[str, Any], identity: dict[str, Any], path: Path
                 f"cannot resume the run recorded in {path}: {_WHAT.get(key, key)} changed "
                 f"(was {_short(was.get(key))}, now {_short(now)}); run without --resume to start again"
             )
+
+
+def run_record(
+    options: BatchOptions, status: str, identity: dict[str, Any], workers: int, progress: dict[str, Any]
+) -> dict[str, Any]:
+    """The run manifest written at a checkpoint: what the run is, its settings, how far it got."""
+    return {
+        "format": RUN_FORMAT,
+        "format_version": RUN_FORMAT_VERSION,
+        "state": status,
+        "identity": identity,
+        "input": str(Path(options.input).resolve()),
+        "settings": {
+            "rules": list(options.rules),
+            "workers": workers,
+            "batch_size": options.batch_size,
+            "checkpoint_every": options.checkpoint_every,
+            "on_error": options.on_error,
+        },
+        "progress": progress,
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def _read_prior(options: BatchOptions, identity: dict[str, Any], err: TextIO) -> dict[str, Any] | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, TextIO
@@ -16,7 +15,7 @@ from ..io.writers import Writer
 from ..types import Report
 from .chunks import ChunkResult, Failure, RawReport, csv_header
 from .options import BatchOptions, Linkage
-from .resume import RUN_FORMAT, RUN_FORMAT_VERSION, _Progress, _remove
+from .resume import _Progress, _remove, run_record
 
 _DELIMITER = {"csv": ",", "tsv": "\t"}
 
@@ -140,27 +139,9 @@ class _Run:
             return
         for pf in self._files():
             pf.sync()
-        o = self.options
-        write_json(
-            self.manifest_path,
-            {
-                "format": RUN_FORMAT,
-                "format_version": RUN_FORMAT_VERSION,
-                "state": self.status,
-                "identity": self.identity,
-                "input": str(Path(o.input).resolve()),
-                "settings": {
-                    "rules": list(o.rules),
-                    "workers": self.workers,
-                    "batch_size": o.batch_size,
-                    "checkpoint_every": o.checkpoint_every,
-                    "on_error": o.on_error,
-                },
-                "progress": self.state.to_dict(self.columns, self.files),
-                "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            },
-            stable=True,
-        )
+        progress = self.state.to_dict(self.columns, self.files)
+        record = run_record(self.options, self.status, self.identity, self.workers, progress)
+        write_json(self.manifest_path, record, stable=True)
 
     def _disk_error(self, e: OSError, what: str) -> OutputError:
         hint = "; free some space (or fix the problem) and run the same command with --resume"
