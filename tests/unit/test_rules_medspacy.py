@@ -69,10 +69,10 @@ def test_medspacy_rules_label_as_their_cues_and_targets_say(
 
 def test_a_terminate_rule_ends_a_cues_scope(medspacy_files: list[Path]) -> None:
     labeler = reportlab_nlp.load(medspacy_files)
-    assert labeler.label("Pneumothorax so the heart is nowhere to be seen.").labels["Pneumothorax"] is (
+    assert labeler.label("Pneumothorax here is nowhere to be seen.").labels["Pneumothorax"] is (
         LabelValue.NEGATIVE
     )
-    assert labeler.label("Pneumothorax albeit the heart is nowhere to be seen.").labels["Pneumothorax"] is (
+    assert labeler.label("Pneumothorax albeit here is nowhere to be seen.").labels["Pneumothorax"] is (
         LabelValue.POSITIVE
     )
 
