@@ -27,7 +27,7 @@ from .batch import (
     label_corpus,
 )
 from .classifier.command import add_train_parsers
-from .constants import ENGINE_NAMES
+from .engine_args import add_engine_args, engine_from_args
 from .errors import ExtraNotInstalledError, ReportlabError
 from .explain import add_explain_parser, explain_text, find_record, record_values, render_explain, use_color
 from .export.cli import LabelLinkage, add_export_parser, add_manifest_args, cmd_export
@@ -37,7 +37,7 @@ from .labeler import load
 from .rules import with_conventions
 from .service.command import add_serve_parser
 from .spark import add_spark_parser
-from .types import LabelValue
+from .types import LabelValue, Report
 
 
 def _add_rules_args(p: argparse.ArgumentParser) -> None:
@@ -131,19 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"reports between checkpoints of a resumable run (default: {DEFAULT_CHECKPOINT_EVERY})",
     )
-    p.add_argument(
-        "--engine",
-        choices=ENGINE_NAMES,
-        default="rules",
-        help="rules (default); model: the transformer classifier; hybrid: rules + model (see --model)",
-    )
-    p.add_argument(
-        "--model",
-        default=None,
-        metavar="DIR",
-        help="model folder for --engine model/hybrid (default: the first model in $REPORTLAB_MODEL_DIR, "
-        "./models, then the one shipped with the package)",
-    )
+    add_engine_args(p)
     add_manifest_args(p)
     _add_rules_args(p)
 
@@ -220,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", default=None, help="heading of report.html")
     p.add_argument("--rules", action="append", default=[], metavar="PATH", help="rules file for labeling")
     p.add_argument("--scheme", default=None, help="scheme for labeling (default: the one matching THEIRS)")
+    add_engine_args(p)
     p.add_argument("--encoding-errors", choices=("strict", "replace"), default="strict")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
@@ -289,12 +278,16 @@ def cmd_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin:
     if args.id is not None:  # a labels JSONL: show what was written, nothing is relabeled
         result = find_record(args.text, args.id)
         values = record_values(result)
+        probabilities = None
     else:
         labeler = load(args.rules, scheme=args.scheme)
-        result = labeler.label(explain_text(args.text, stdin), id="explain")
+        engine = engine_from_args(args, labeler)
+        (prediction,) = engine.predict_many([Report("explain", explain_text(args.text, stdin))])
+        result = labeler.shape(prediction.labels)
         values = labeler.values(result)
+        probabilities = prediction.probabilities
     color = use_color(args.color, stdout)
-    stdout.write(render_explain(result, values, color=color, show_all=args.all))
+    stdout.write(render_explain(result, values, color=color, show_all=args.all, probabilities=probabilities))
     return 0
 
 

@@ -344,8 +344,10 @@ class RulesEngine(Engine):
         return cast(Labeler, self._after_load("_labeler"))
 
     def predict_many(self, reports: Sequence[Report]) -> list[Prediction]:
-        labeler = self.labeler
-        return [Prediction(labeler.label(r.text, id=r.id)) for r in reports]
+        # over the full label set whatever the labeler's scheme (values() projects it)
+        pairs = ((r, None) for r in reports)
+        labeled = self.labeler.pipe_with(pairs, batch_size=max(1, len(reports)))
+        return [Prediction(result) for result, _ in labeled]
 
 
 def find_models(model_dir: str | Path | None = None) -> list[Path]:

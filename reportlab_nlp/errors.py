@@ -191,6 +191,24 @@ class EngineUnavailableError(ReportlabError):
         super().__init__(f"engine {engine!r} is not available: {problem}")
 
 
+class SettingsError(ReportlabError):
+    """A settings object (:class:`~reportlab_nlp.classifier.train.TrainConfig`, ``CVConfig``, ...) holds
+    a value it cannot use, or a settings file holds a key it does not know.
+
+    One rule for every settings error: a user error (exit status 2, one line, no
+    traceback) naming where the settings came from (when a file), the field, what
+    was expected and what was found.
+    """
+
+    def __init__(self, field: str, expected: str, found: object, *, source: str | None = None) -> None:
+        self.field = field
+        self.expected = expected
+        self.found = found
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{field}: expected {expected}, found {found!r}")
+
+
 class ServiceConfigError(ReportlabError):
     """The service's settings (``REPORTLAB_*`` environment variables or ``serve`` options) are invalid."""
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from .engine_args import add_engine_args
 from .errors import EncodingError, InputError
 from .io.readers import first_bad_utf8, read_text_arg
 from .types import Assertion, LabelValue, ReportLabels
@@ -54,6 +55,7 @@ def add_explain_parser(sub: Any, add_rules_args: Callable[[argparse.ArgumentPars
     )
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     p.add_argument("--all", action="store_true", help="also list blank labels")
+    add_engine_args(p)
     add_rules_args(p)
 
 
@@ -83,8 +85,19 @@ def highlight(sentence: str, offset: int, spans: Sequence[tuple[int, int, str]],
     return "".join(out)
 
 
-def render_explain(result: ReportLabels, values: Values, *, color: bool, show_all: bool) -> str:
-    """The text ``explain`` prints: per (column, label, value), the value and each mention's evidence."""
+def render_explain(
+    result: ReportLabels,
+    values: Values,
+    *,
+    color: bool,
+    show_all: bool,
+    probabilities: Mapping[str, float] | None = None,
+) -> str:
+    """The text ``explain`` prints: per (column, label, value), the value and each mention's evidence.
+
+    A value the model decided (``--engine model|hybrid``) shows the model and,
+    given ``probabilities`` (by label), its probability of presence.
+    """
     lines = []
     width = max((len(c) for c, _, _ in values), default=0) + 2
     for w in result.warnings:
@@ -95,6 +108,10 @@ def render_explain(result: ReportLabels, values: Values, *, color: bool, show_al
         name = _VALUE_NAMES[value.value]
         lines.append(f"{col:<{width}}{value.to_csv() or '':>3}  {name}")
         for m in result.evidence.get(label, ()):
+            if m.source == "model":
+                p = f", p={probabilities[label]:.3f}" if probabilities and label in probabilities else ""
+                lines.append(f"    - {m.assertion.value} [{m.rule}{p}]")
+                continue
             spans = [(m.start, m.end, "match")]
             if m.cue_start >= 0 and not (m.cue_start == m.start and m.cue_end == m.end):
                 spans.append((m.cue_start, m.cue_end, "cue"))

@@ -29,12 +29,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .batch import describe_failure
+from .engine_args import add_engine_args
+from .engines import Engine, Outcome, get_engine
 from .errors import ColumnNotFoundError, ExtraNotInstalledError, InputError, JavaNotFoundError, SchemeError
 from .io.readers import DEFAULT_ID_COLUMNS, DEFAULT_TEXT_COLUMNS, join_fields
 from .io.writers import jsonl_record
 from .labeler import Labeler
 from .rules import RuleSet, load_rules, with_conventions
 from .types import Report
+
+_Row = tuple[list[int | None] | None, list[str | None] | None, str | None, str | None, str | None]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,16 +48,19 @@ ROW_COLUMN = "__reportlab_row"
 """Internal column that keeps the input order through a repartition."""
 _FAILED = "reportlab-nlp: report failed:"
 
-_LABELERS: dict[tuple[str, str], Labeler] = {}
-"""This Python worker's pipelines, by (rules hash, scheme): built once per process."""
+_ENGINES: dict[tuple[str, str, str, str], Engine] = {}
+"""This Python worker's engines, by (rules hash, scheme, engine, model folder): built once per process."""
 
 
-def _labeler(rules: RuleSet, rules_hash: str, scheme: str) -> Labeler:
-    key = (rules_hash, scheme)
-    labeler = _LABELERS.get(key)
-    if labeler is None:
-        labeler = _LABELERS[key] = Labeler(rules, scheme=scheme)
-    return labeler
+def _engine(rules: RuleSet, rules_hash: str, scheme: str, engine: str, model_dir: str) -> Engine:
+    key = (rules_hash, scheme, engine, model_dir)
+    found = _ENGINES.get(key)
+    if found is None:
+        labeler = Labeler(rules, scheme=scheme)
+        found = get_engine(engine, rules=rules, model_dir=model_dir or None, labeler=labeler)
+        found.load()
+        _ENGINES[key] = found
+    return found
 
 
 def _cell(value: Any) -> str:
@@ -79,7 +86,11 @@ class _PartitionLabeler:
         evidence: bool,
         errors: bool,
         keep: tuple[str, ...],
+        engine: str = "rules",
+        model_dir: str = "",
     ) -> None:
+        self.engine = engine
+        self.model_dir = model_dir
         self.rules = rules
         self.rules_hash = rules_hash
         self.scheme = scheme
@@ -99,58 +110,54 @@ class _PartitionLabeler:
         return Report(report_id, text, tuple(fields))
 
     def __call__(self, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        engine = _engine(self.rules, self.rules_hash, self.scheme, self.engine, self.model_dir)
+        for pdf in batches:
+            yield self.frame(engine, pdf)
+
+    def frame(self, engine: Engine, pdf: pd.DataFrame) -> pd.DataFrame:
+        """The labels of one Arrow batch of reports (one row each, in order)."""
         import pandas as pd
 
-        labeler = _labeler(self.rules, self.rules_hash, self.scheme)
-        for pdf in batches:
-            texts = [pdf[c].tolist() for c in self.text_cols]
-            ids: list[str] = []
-            values: list[list[int | None]] = [[] for _ in self.columns]
-            cats: list[list[str | None]] = [[] for _ in self.categories]
-            evidence: list[str | None] = []
-            errors: list[str | None] = []
-            for n, rid in enumerate(pdf[self.id_col].tolist()):
-                report = self.report(rid, [t[n] for t in texts])
-                ids.append(report.id)
-                try:
-                    result = labeler.label_all(report.text, id=report.id)
-                    triples = labeler.values(result)
-                    ev = None
-                    if self.evidence:
-                        record = jsonl_record(result, triples, report)
-                        ev = json.dumps(record["evidence"], ensure_ascii=False)
-                except Exception as e:
-                    # never the report's text, which Spark's logs would keep
-                    failure = describe_failure(n + 1, report.id, e, report.text)
-                    if not self.errors:
-                        raise RuntimeError(
-                            f"{_FAILED} {report.id!r}: {failure.error}: {failure.message}"
-                        ) from None
-                    for column in values:
-                        column.append(None)
-                    for cat in cats:
-                        cat.append(None)
-                    evidence.append(None)
-                    errors.append(f"{failure.error}: {failure.message}")
-                    continue
-                for column, (_, _, v) in zip(values, triples, strict=True):
-                    column.append(v.to_json())
-                for cat, name in zip(cats, self.categories, strict=True):
-                    cat.append(result.category(name))
-                evidence.append(ev)
-                errors.append(None)
-            out: dict[str, Any] = {"report_id": ids}
-            for name, column in zip(self.columns, values, strict=True):
-                out[name] = pd.array(column, dtype="Int32")
-            for name, cat in zip(self.categories, cats, strict=True):
-                out[name] = cat
+        texts = [pdf[c].tolist() for c in self.text_cols]
+        reports = [self.report(rid, [t[n] for t in texts]) for n, rid in enumerate(pdf[self.id_col].tolist())]
+        rows = [self.row(engine, n, r, o) for n, (r, o) in enumerate(engine.stream(reports))]
+        out: dict[str, Any] = {"report_id": [r.id for r in reports]}
+        for i, name in enumerate(self.columns):
+            out[name] = pd.array([row[0][i] if row[0] else None for row in rows], dtype="Int32")
+        for i, name in enumerate(self.categories):
+            out[name] = [row[1][i] if row[1] else None for row in rows]
+        if self.evidence:
+            out["evidence"] = [row[2] for row in rows]
+        if engine.name != "rules":
+            out["probabilities"] = [row[3] for row in rows]
+        if self.errors:
+            out["error"] = [row[4] for row in rows]
+        for name in self.keep:
+            out[name] = pdf[name].to_numpy()
+        return pd.DataFrame(out)
+
+    def row(self, engine: Engine, n: int, report: Report, outcome: Outcome) -> _Row:
+        """(values, categories, evidence JSON, probabilities JSON, error) of one report."""
+        try:
+            if isinstance(outcome, Exception):
+                raise outcome
+            result = outcome.labels
+            triples = engine.values(result, self.scheme)
+            extra = outcome.extra_record(triples)
+            ev = None
             if self.evidence:
-                out["evidence"] = evidence
-            if self.errors:
-                out["error"] = errors
-            for name in self.keep:
-                out[name] = pdf[name].to_numpy()
-            yield pd.DataFrame(out)
+                record = jsonl_record(result, triples, report)
+                ev = json.dumps(record["evidence"], ensure_ascii=False)
+        except Exception as e:
+            # never the report's text, which Spark's logs would keep
+            failure = describe_failure(n + 1, report.id, e, report.text)
+            if not self.errors:
+                raise RuntimeError(f"{_FAILED} {report.id!r}: {failure.error}: {failure.message}") from None
+            return None, None, None, None, f"{failure.error}: {failure.message}"
+        values = [v.to_json() for _, _, v in triples]
+        cats = [result.category(name) for name in self.categories]
+        probs = json.dumps(extra["probabilities"], ensure_ascii=False) if extra else None
+        return values, cats, ev, probs, None
 
 
 def _require_pyspark(command: str) -> None:
@@ -171,6 +178,8 @@ def label_dataframe(
     evidence: bool = True,
     errors: bool = False,
     keep: Sequence[str] = (),
+    engine: str = "rules",
+    model_dir: str | Path | None = None,
 ) -> DataFrame:
     """Label the reports of a Spark DataFrame.
 
@@ -194,14 +203,20 @@ def label_dataframe(
         report null labels; without it a failing report fails the Spark task.
     keep
         Columns of ``df`` copied to the result.
+    engine
+        ``rules`` (default), ``model`` or ``hybrid`` (as ``label --engine``); the
+        model engines need the model folder on every executor, at the same path.
+    model_dir
+        For ``model`` and ``hybrid``: the model folder (as ``label --model``).
 
     Returns
     -------
     DataFrame
         ``report_id`` (string), one integer column per label of the scheme
         (1, 0, -1 or null), one string column per categorical label of the
-        scheme (the category, or null), then ``evidence``, ``error`` and
-        ``keep`` when asked; rows in the order of ``df``'s partitions.
+        scheme (the category, or null), then ``evidence``, ``probabilities`` (a
+        model engine's, JSON by column), ``error`` and ``keep`` when asked; rows
+        in the order of ``df``'s partitions.
 
     Examples
     --------
@@ -229,6 +244,12 @@ def label_dataframe(
     fields += [T.StructField(c, T.StringType(), True) for c in categories]
     if evidence:
         fields.append(T.StructField("evidence", T.StringType(), True))
+    model = ""
+    if engine != "rules":  # resolved and checked (sha256, the model extra) here, on the driver
+        checked = get_engine(engine, rules=ruleset, model_dir=model_dir)
+        checked.load()
+        model = str(getattr(checked, "model_dir", ""))
+        fields.append(T.StructField("probabilities", T.StringType(), True))
     if errors:
         fields.append(T.StructField("error", T.StringType(), True))
     fields += [df.schema[name] for name in keep]
@@ -243,6 +264,8 @@ def label_dataframe(
         evidence=evidence,
         errors=errors,
         keep=tuple(keep),
+        engine=engine,
+        model_dir=model,
     )
     selected = df.select(*dict.fromkeys([id_col, *text_cols, *keep]))
     return selected.mapInPandas(function, T.StructType(fields))
@@ -300,6 +323,7 @@ def add_spark_parser(
         help="a report that raises fails the job (fail, default) or gets null labels and an `error` column",
     )
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    add_engine_args(p)
     add_rules_args(p)
     return p
 
@@ -411,6 +435,8 @@ def run_spark_label(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) ->
             evidence=evidence,
             errors=args.on_error == "skip",
             keep=(ROW_COLUMN,),
+            engine=args.engine,
+            model_dir=args.model,
         ).drop(ROW_COLUMN)
         writer = labels.write.mode("overwrite" if args.overwrite else "errorifexists")
         try:

@@ -47,18 +47,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .._version import __version__
-from ..constants import ENGINE_NAMES
-from ..errors import ColumnNotFoundError, InputError, ModelError
+from ..errors import ColumnNotFoundError, InputError, SettingsError
 from ..io.tables import Table
 from ..io.writers import AtomicFile, CsvWriter
 from ..labeler import Labeler
 from ..types import Report, ReportLabels
+from .cvfile import CV_FILE, ENGINES, load_cv, manifest_record
 from .dataset import TrainingData
 from .manifest import MANIFEST_NAME
 from .train import FINAL_DIR, RUN_FILE, TrainConfig
-
-CV_FILE = "cv.json"
-ENGINES: tuple[str, ...] = ENGINE_NAMES
 
 
 @dataclass(frozen=True)
@@ -96,7 +93,7 @@ class CVConfig:
 
     def __post_init__(self) -> None:
         if self.folds < 2:
-            raise ModelError(f"cross-validation needs at least 2 folds, got {self.folds}")
+            raise SettingsError("folds", "a whole number of at least 2", self.folds)
 
 
 @dataclass(frozen=True)
@@ -171,12 +168,13 @@ def _write_gold(path: Path, gold: GoldTable, ids: Sequence[str]) -> None:
 
 
 def _predict(engines: Mapping[str, Any], reports: Sequence[Report], batch: int = 32) -> dict[str, list[Any]]:
-    """{engine name: its predictions of ``reports``, in order}."""
+    """{engine name: its labels of ``reports``, in order} (a report that fails stops the run)."""
     out: dict[str, list[Any]] = {name: [] for name in engines}
-    for start in range(0, len(reports), batch):
-        chunk = reports[start : start + batch]
-        for name, engine in engines.items():
-            out[name].extend(p.labels for p in engine.predict_many(chunk))
+    for name, engine in engines.items():
+        for _, outcome in engine.stream(reports, batch):
+            if isinstance(outcome, Exception):
+                raise outcome
+            out[name].append(outcome.labels)
     return out
 
 
@@ -455,60 +453,6 @@ def summary_table(cv: Mapping[str, Any]) -> str:
         + f": {'PASSED' if v['passed'] else 'NOT PASSED'}"
     )
     return "\n".join(lines) + "\n"
-
-
-def load_cv(path: str | Path) -> dict[str, Any]:
-    """Read a ``cv.json`` (for the model card); a clear error if it is not one."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / CV_FILE
-    try:
-        data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError(f"{p}: cannot read the cross-validation results: {e.strerror}") from e
-    except ValueError as e:
-        raise InputError(f"{p}: not JSON ({e}); expected the cv.json that cross-validate writes") from e
-    for key in ("folds", "pooled", "verdict", "mean_over_folds"):
-        if not isinstance(data, dict) or key not in data:
-            raise InputError(f"{p}: missing {key!r}; expected the cv.json that cross-validate writes")
-    return data
-
-
-def manifest_record(cv: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``cross_validation`` entry of a model manifest (what the model card shows) from a ``cv.json``."""
-    settings = cv["settings"]
-    rules, hybrid, model = (cv["pooled"][e] for e in ("rules", "hybrid", "model"))
-    return {
-        "folds": len(cv["folds"]),
-        "description": f"scikit-learn KFold, shuffled with seed {settings['seed']}, over the "
-        f"{cv['gold']['reports']} reports of `{cv['gold']['file']}`; each fold's model trained, "
-        "calibrated and thresholded on the other folds only",
-        "scorer": "score.py's conventions (reportlab_nlp.evaluate.compare: gold -1 left out, our -1 present)",
-        "command": cv.get("command"),
-        "min_positives": settings["min_positives"],
-        "per_fold": [
-            {
-                "fold": f["fold"] + 1,
-                "reports": f["test_reports"],
-                **{e: f[e]["macro_f1"] for e in ENGINES},
-                **{f"{e}_micro": f[e]["micro_f1"] for e in ENGINES},
-            }
-            for f in cv["folds"]
-        ],
-        "mean_over_folds": cv["mean_over_folds"],
-        "pooled": {e: {k: cv["pooled"][e][k] for k in ("macro_f1", "micro_f1")} for e in ENGINES},
-        "pooled_per_label": {
-            label: {
-                "positives": r["positives"],
-                "rules": r["f1"],
-                "model": model["labels"][label]["f1"],
-                "hybrid": hybrid["labels"][label]["f1"],
-                "in_average": r["in_average"],
-            }
-            for label, r in rules["labels"].items()
-        },
-        "verdict": cv["verdict"],
-    }
 
 
 __all__ = [

@@ -50,7 +50,7 @@ from numpy.typing import NDArray
 
 from .._version import __version__
 from ..constants import TOOLKIT
-from ..errors import ExportRejectedError, ModelError, OutputError
+from ..errors import ExportRejectedError, ModelError, OutputError, SettingsError
 from ..io.durable import replace_dir
 from .calibrate import fit_calibration, present_probability, present_target, reliability, softmax
 from .card import render_card
@@ -125,11 +125,11 @@ class ExportConfig:
 
     def __post_init__(self) -> None:
         if not self.name or Path(self.name).name != self.name or self.name.startswith("."):
-            raise ModelError(f"a model name must be a plain folder name, got {self.name!r}")
+            raise SettingsError("name", "a plain folder name", self.name)
         if not 0.0 < self.min_agreement <= 1.0:
-            raise ModelError(f"min_agreement must lie in (0, 1], got {self.min_agreement}")
+            raise SettingsError("min_agreement", "a number in (0, 1]", self.min_agreement)
         if self.tolerance <= 0:
-            raise ModelError(f"tolerance must be positive, got {self.tolerance}")
+            raise SettingsError("tolerance", "a positive number", self.tolerance)
 
 
 @dataclass
@@ -320,7 +320,7 @@ def export_model(run_dir: str | Path, config: ExportConfig, *, stderr: TextIO | 
     root = Path(run_dir)
     cross_validation = None
     if config.cv is not None:  # read first: a bad file fails before the slow part
-        from .crossval import load_cv, manifest_record
+        from .cvfile import load_cv, manifest_record
 
         cross_validation = manifest_record(load_cv(config.cv))
     model, spec, run = load_trained(root, attention="eager")

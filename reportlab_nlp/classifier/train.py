@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from ..errors import ModelError
+from ..errors import ModelError, SettingsError
 from ..io import durable
 from .dataset import TrainingData, class_counts
 from .manifest import CLASSES
@@ -132,24 +132,33 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
-                raise ModelError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise SettingsError(name, "a whole number of at least 1", getattr(self, name))
         if self.max_steps is not None and self.max_steps < 1:
-            raise ModelError(f"max_steps must be at least 1, got {self.max_steps}")
+            raise SettingsError("max_steps", "a whole number of at least 1, or none", self.max_steps)
         if self.class_weighting not in CLASS_WEIGHTINGS:
-            raise ModelError(
-                f"unknown class weighting {self.class_weighting!r}; "
-                f"expected one of: {', '.join(CLASS_WEIGHTINGS)}"
-            )
+            expected = f"one of: {', '.join(CLASS_WEIGHTINGS)}"
+            raise SettingsError("class_weighting", expected, self.class_weighting)
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ModelError(f"unknown device {self.device!r}; expected cpu or cuda")
+            raise SettingsError("device", "cpu, cuda or cuda:N", self.device)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+    def from_dict(cls, data: dict[str, Any], *, source: str | None = None) -> TrainConfig:
+        """Settings from a mapping (a run file's ``config``); ``source`` names the file in errors.
+
+        Raises
+        ------
+        SettingsError
+            For a key that is not a setting (all of them named), or a value out of range.
+        """
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(k for k in data if k not in names)
+        if unknown:
+            expected = f"only the training settings ({', '.join(names)})"
+            raise SettingsError("unknown keys", expected, unknown, source=source)
+        return cls(**data)
 
     def identity(self) -> dict[str, Any]:
         """The settings a resumed run must share with the interrupted one."""
@@ -351,7 +360,7 @@ def train(
                 f"{root} already holds a training run (step {prior.get('step', 0)} of "
                 f"{prior.get('total_steps', '?')}); pass --resume to continue it, or choose another --out"
             )
-        was = TrainConfig.from_dict(prior["config"]).identity()
+        was = TrainConfig.from_dict(prior["config"], source=str(root / RUN_FILE)).identity()
         for key, now in config.identity().items():
             if was.get(key) != now:
                 raise ModelError(

@@ -20,6 +20,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from ..engine_args import engine_from_args
+from ..engines import Engine
 from ..errors import InputError, ReportlabError
 from ..io.readers import DEFAULT_ID_COLUMNS, DEFAULT_TEXT_COLUMNS, ReportSource
 from ..labeler import Labeler
@@ -90,12 +92,21 @@ def _scheme_columns(rules: RuleSet) -> dict[str, list[str]]:
     return {name: [c for c, _ in scheme.columns] for name, scheme in rules.schemes.items()}
 
 
+def _engine(args: argparse.Namespace, rules: RuleSet, scheme: str) -> tuple[Engine, str]:
+    """The ``--engine`` that labels OURS (around a rule labeler of ``scheme``), and the scheme's name."""
+    labeler = Labeler(rules, scheme=scheme)
+    return engine_from_args(args, labeler), labeler.scheme
+
+
 def _labeled(
-    labeler: Labeler, reports: Iterator[Report]
+    engine: Engine, scheme: str, reports: Iterator[Report]
 ) -> Iterator[tuple[str, dict[str, LabelValue], dict[str, tuple[Mention, ...]]]]:
     """(id, values by column, evidence by column) of each report, labeled."""
-    for result, _ in labeler.pipe_with((r, None) for r in reports):
-        values = labeler.values(result)
+    for _, outcome in engine.stream(reports):
+        if isinstance(outcome, Exception):
+            raise outcome
+        result = outcome.labels
+        values = engine.values(result, scheme)
         evidence = {
             col: result.evidence[label]
             for col, label, v in values
@@ -110,24 +121,27 @@ def label_reports(
     """Label OURS (a file of reports) into a table with evidence."""
     rules = load_rules(args.rules)
     scheme = args.scheme or choose_scheme(_scheme_columns(rules), theirs.columns, label_map)
-    labeler = Labeler(rules, scheme=scheme)
+    engine, scheme = _engine(args, rules, scheme)
     source = report_source(args.ours, args)
     total = source.check()
-    builder = TableBuilder(
-        args.ours, f"reports, labeled ({scheme} scheme)", labeler.columns(), with_evidence=True
-    )
+    label = f"reports, labeled ({scheme} scheme{_by(engine)})"
+    builder = TableBuilder(args.ours, label, engine.columns(scheme), with_evidence=True)
     progress = None
     if total >= PROGRESS_MIN_REPORTS and not args.no_progress:
         from tqdm import tqdm
 
         progress = tqdm(total=total, unit=" reports", file=stderr, mininterval=0.5, dynamic_ncols=True)
-    for n, (rid, values, evidence) in enumerate(_labeled(labeler, source.reports()), start=1):
+    for n, (rid, values, evidence) in enumerate(_labeled(engine, scheme, source.reports()), start=1):
         builder.add(rid, values, row=n, evidence=evidence)
         if progress is not None:
             progress.update(1)
     if progress is not None:
         progress.close()
     return builder.build(id_column=args.id_col or "")
+
+
+def _by(engine: Engine) -> str:
+    return "" if engine.name == "rules" else f", engine {engine.name}"
 
 
 class ReportsEvidence:
@@ -146,13 +160,13 @@ class ReportsEvidence:
         scheme = args.scheme or max(
             schemes, key=lambda s: (len(set(schemes[s]) & set(self.ours.columns)), s == "full")
         )
-        labeler = Labeler(rules, scheme=scheme)
+        engine, scheme = _engine(args, rules, scheme)
         out: dict[str, dict[str, tuple[Mention, ...]]] = {}
         for path in args.reports:
             source = report_source(path, args)
             source.check()
             wanted = (r for r in source.reports() if r.id in ids and r.id not in out)
-            for rid, _, evidence in _labeled(labeler, wanted):
+            for rid, _, evidence in _labeled(engine, scheme, wanted):
                 out[rid] = evidence
                 self.labeled += 1
         return out

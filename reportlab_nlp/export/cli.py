@@ -12,9 +12,11 @@ import argparse
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TextIO
 
+from ..engine_args import add_engine_args, engine_from_args
 from ..errors import InputError
 from ..io.readers import ReportSource
 from ..io.writers import Extra, JsonlWriter, Values, Writer, jsonl_record, writer_for
@@ -252,13 +254,14 @@ def add_export_parser(
     p.add_argument("--allow-duplicate-ids", action="store_true")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--batch-size", type=int, default=256, help=argparse.SUPPRESS)
+    add_engine_args(p)
     add_rules_args(p)
     p.set_defaults(scheme=None)
     return p
 
 
 def _labeled_from_reports(
-    args: argparse.Namespace, labeler: Labeler, stdin: IO[bytes] | None
+    args: argparse.Namespace, engine: Engine, scheme: str, stdin: IO[bytes] | None
 ) -> tuple[int, Iterator[LabeledReport]]:
     source = ReportSource(
         args.input,
@@ -271,9 +274,14 @@ def _labeled_from_reports(
     total = source.check()
 
     def gen() -> Iterator[LabeledReport]:
-        pairs = ((r, r) for r in source.reports())
-        for result, original in labeler.pipe_with(pairs, batch_size=args.batch_size):
-            yield from_result(result, labeler.values(result), original)
+        for report, outcome in engine.stream(source.reports(), args.batch_size):
+            if isinstance(outcome, Exception):
+                raise outcome
+            values = engine.values(outcome.labels, scheme)
+            labeled = from_result(outcome.labels, values, report)
+            if outcome.probabilities is not None:  # by column, rounded as `label` writes them
+                labeled = replace(labeled, probabilities=outcome.extra_record(values)["probabilities"])
+            yield labeled
 
     return total, gen()
 
@@ -323,8 +331,15 @@ def cmd_export(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: 
         categories = [c.name for c in rules.categories]
     else:
         labeler = load(args.rules, scheme=args.scheme or "full")
-        provenance = Provenance.for_run(args.input, scheme=labeler.scheme, rules_hash=labeler.rules_hash)
-        total, reports = _labeled_from_reports(args, labeler, stdin)
+        engine = engine_from_args(args, labeler)
+        provenance = Provenance.for_run(
+            args.input,
+            scheme=labeler.scheme,
+            rules_hash=labeler.rules_hash,
+            engine=engine.name,
+            model_sha256=engine.model_sha256(),
+        )
+        total, reports = _labeled_from_reports(args, engine, labeler.scheme, stdin)
         columns = labeler.columns()
         labels = [lbl for _, lbl in labeler.get_scheme().columns]
         categories = [c.name for c in labeler.rules.categories]
