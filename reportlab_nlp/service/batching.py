@@ -41,6 +41,25 @@ class _Queued:
     future: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
+@dataclass(frozen=True)
+class Batching:
+    """How a :class:`Dispatcher` combines concurrent requests.
+
+    Attributes
+    ----------
+    enabled
+        Combine concurrent requests into one engine call.
+    max_reports
+        Most reports in one combined call (a single request larger than this runs alone).
+    wait_s
+        How long to wait for more requests after the first (0: none).
+    """
+
+    enabled: bool
+    max_reports: int = 64
+    wait_s: float = 0.0
+
+
 class Dispatcher:
     """Runs an engine's inference in a worker thread (or a child process), one call at a time.
 
@@ -51,11 +70,7 @@ class Dispatcher:
     metrics
         Where engine calls are counted.
     batching
-        Combine concurrent requests into one engine call.
-    max_reports
-        Most reports in one combined call (a single request larger than this runs alone).
-    wait_s
-        With batching: how long to wait for more requests after the first (0: none).
+        Whether and how concurrent requests share one engine call (:class:`Batching`).
     isolate
         Run the engine calls in a forked child process (:mod:`.worker`), which
         is killed when its requests give up (time budget, client gone).
@@ -65,17 +80,13 @@ class Dispatcher:
         self,
         engine: Engine,
         metrics: Metrics,
+        batching: Batching,
         *,
-        batching: bool,
-        max_reports: int = 64,
-        wait_s: float = 0.0,
         isolate: bool = False,
     ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.batching = batching
-        self.max_reports = max_reports
-        self.wait_s = wait_s
         self.process = LabelingProcess(engine) if isolate else None
         self._limiter = anyio.CapacityLimiter(1)
         self._queue: collections.deque[_Queued] = collections.deque()
@@ -86,7 +97,7 @@ class Dispatcher:
         """Start the child process and (with batching) the consumer task, from the serving event loop."""
         if self.process is not None:
             await anyio.to_thread.run_sync(self.process.start)
-        if self.batching and self._task is None:
+        if self.batching.enabled and self._task is None:
             self._wakeup = asyncio.Event()
             self._task = asyncio.create_task(self._consume(), name="reportlab-micro-batcher")
 
@@ -114,7 +125,7 @@ class Dispatcher:
         """
         job = Job(reports, render)
         try:
-            if not self.batching or self._task is None:
+            if not self.batching.enabled or self._task is None:
                 outcome = (
                     await anyio.to_thread.run_sync(
                         self._call, [job], limiter=self._limiter, abandon_on_cancel=True
@@ -143,9 +154,10 @@ class Dispatcher:
                 continue
             batch = [self._queue.popleft()]
             count = len(batch[0].job.reports)
-            if self.wait_s > 0 and count < self.max_reports:
-                await asyncio.sleep(self.wait_s)
-            while self._queue and count + len(self._queue[0].job.reports) <= self.max_reports:
+            wait_s, most = self.batching.wait_s, self.batching.max_reports
+            if wait_s > 0 and count < most:
+                await asyncio.sleep(wait_s)
+            while self._queue and count + len(self._queue[0].job.reports) <= most:
                 queued = self._queue.popleft()
                 batch.append(queued)
                 count += len(queued.job.reports)
@@ -180,4 +192,4 @@ class Dispatcher:
         return outcomes
 
 
-__all__ = ["Dispatcher"]
+__all__ = ["Batching", "Dispatcher"]

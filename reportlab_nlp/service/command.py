@@ -15,11 +15,14 @@ import argparse
 import copy
 import importlib.util
 import os
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .._argtypes import positive_int as _workers
 from ..engines import ENGINE_NAMES, get_engine
 from ..errors import EngineUnavailableError, ExtraNotInstalledError, SchemeError
+
+if TYPE_CHECKING:  # the serve extra may be missing: run_serve says so
+    from .settings import ServiceSettings
 
 APP_PATH = "reportlab_nlp.service.app:app"
 PROTOCOL_PATH = "reportlab_nlp.service.protocol:GuardedHttpProtocol"
@@ -105,19 +108,8 @@ def log_config(level: str) -> dict[str, Any]:
     return config
 
 
-def run_serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    """Start uvicorn with the service; returns when the server has stopped."""
-    for module in SERVE_EXTRA:
-        try:
-            __import__(module)
-        except ImportError as e:
-            raise ExtraNotInstalledError("serve", "serve", (e.name or module).split(".")[0]) from e
-    import uvicorn
-
-    from ..rules import load_rules
-    from .app import create_app
-    from .settings import load_settings
-
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings that ``serve``'s options give (over the ``REPORTLAB_*`` environment)."""
     overrides: dict[str, Any] = {}
     for name in ("host", "port", "engine", "workers", "log_level"):
         value = getattr(args, name)
@@ -127,16 +119,11 @@ def run_serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         overrides["rules"] = tuple(args.rules)
     if args.model is not None:
         overrides["model_dir"] = args.model
-    settings = load_settings(**overrides)
-    try:
-        engine = get_engine(
-            settings.engine,
-            rules=settings.rules,
-            model_dir=settings.model_dir,
-            threads=settings.model_threads,
-        )
-    except EngineUnavailableError as e:
-        raise EngineUnavailableError(e.engine, name_the_model_option(e.problem)) from None
+    return overrides
+
+
+def _uvicorn_options(settings: ServiceSettings, stderr: TextIO) -> dict[str, Any]:
+    """``uvicorn.run``'s options from the settings (with httptools: our protocol, its limits set)."""
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -157,6 +144,34 @@ def run_serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
                 f"reportlab-nlp: warning: at most {limit} connections (REPORTLAB_MAX_CONNECTIONS is "
                 f"{settings.max_connections}, the open-file limit allows {limit})\n"
             )
+    return common
+
+
+def run_serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Start uvicorn with the service; returns when the server has stopped."""
+    for module in SERVE_EXTRA:
+        try:
+            __import__(module)
+        except ImportError as e:
+            raise ExtraNotInstalledError("serve", "serve", (e.name or module).split(".")[0]) from e
+    import uvicorn
+
+    from ..rules import load_rules
+    from .app import create_app
+    from .settings import load_settings
+
+    overrides = _overrides(args)
+    settings = load_settings(**overrides)
+    try:
+        engine = get_engine(
+            settings.engine,
+            rules=settings.rules,
+            model_dir=settings.model_dir,
+            threads=settings.model_threads,
+        )
+    except EngineUnavailableError as e:
+        raise EngineUnavailableError(e.engine, name_the_model_option(e.problem)) from None
+    common = _uvicorn_options(settings, stderr)
     if settings.workers == 1:
         engine.warm_up()  # a bad rules file fails here, as one line
         engine.scheme(settings.scheme)  # and so does an unknown REPORTLAB_SCHEME

@@ -16,7 +16,7 @@ size and accepts connections until the process runs out of file descriptors
   slowloris ones), so that a client whose request is complete is served; with
   none of those it is answered 503 and closed.
 
-The body time limit is the app's (:class:`~reportlab_nlp.service.app.GuardMiddleware`).
+The body time limit is the app's (:class:`~reportlab_nlp.service.guard.GuardMiddleware`).
 The limits are class attributes set by :func:`configure` (``reportlab-nlp serve``),
 else read from the ``REPORTLAB_*`` environment on first use, so that
 ``uvicorn --http reportlab_nlp.service.protocol:GuardedHttpProtocol`` works too.

@@ -648,6 +648,13 @@ def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
         load_settings()
 
 
+def test_an_engine_unlike_the_settings_is_a_settings_error(engine: RulesEngine) -> None:
+    app = create_app(ServiceSettings(engine="hybrid"), engine=engine)
+    expected = r"^REPORTLAB_ENGINE: expected 'rules' \(.*\), found 'hybrid'$"
+    with pytest.raises(ServiceConfigError, match=expected), TestClient(app):
+        pass
+
+
 def test_serve_refuses_model_engines_with_one_line(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
