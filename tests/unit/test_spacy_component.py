@@ -104,3 +104,10 @@ def test_the_stages_say_what_they_require_and_assign() -> None:
     analysis = reportlab_nlp.load().nlp.analyze_pipes()
     assert not any(analysis["problems"].values())
     assert "doc._.rl_labels" in analysis["summary"]["rl_labels"]["assigns"]
+
+
+def test_the_readme_example_runs() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Use in your own spaCy pipeline", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})
