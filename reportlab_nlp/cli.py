@@ -34,6 +34,7 @@ from .export.cli import LabelLinkage, add_export_parser, add_manifest_args, cmd_
 from .io.tables import check_encoding, parse_delimiter
 from .io.writers import FORMATS
 from .labeler import load
+from .review.command import add_review_parser
 from .rules import with_conventions
 from .service.command import add_serve_parser
 from .spark import add_spark_parser
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
 
     add_explain_parser(sub, _add_rules_args)
+    add_review_parser(sub)
 
     p = sub.add_parser("labels", help="list the label set of a scheme with definitions")
     p.add_argument(
@@ -353,6 +355,12 @@ def cmd_serve(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: I
     return run_serve(args, stdout, stderr)
 
 
+def cmd_review(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: IO[bytes] | None) -> int:
+    from .review.command import run_review
+
+    return run_review(args, stdout, stderr)
+
+
 COMMANDS = {
     "label": cmd_label,
     "explain": cmd_explain,
@@ -364,6 +372,7 @@ COMMANDS = {
     "train": cmd_train,
     "export-model": cmd_export_model,
     "cross-validate": cmd_cross_validate,
+    "review": cmd_review,
 }
 
 

@@ -104,6 +104,9 @@ class Prediction:
             }
         }
         record["review"] = [f.to_dict(column_of[f.label]) for f in self.review if f.label in column_of]
+        from .review.score import prediction_scores  # the review queue (reportlab_nlp/review)
+
+        record["review_score"] = prediction_scores(self.labels, values, record)
         return record
 
 

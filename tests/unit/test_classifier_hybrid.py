@@ -156,7 +156,9 @@ def test_review_flags_render_under_output_columns() -> None:
     labels = ReportLabels("r", {"Pleural Effusion": N})
     pred = Prediction(labels, {"Pleural Effusion": 0.91234}, (flag,))
     record = pred.extra_record([("Effusion", "Pleural Effusion", N)])
+    score = record.pop("review_score")  # the review queue's score of each cell (reportlab_nlp/review)
     assert record == {"probabilities": {"Effusion": 0.9123}, "review": [flag.to_dict("Effusion")]}
+    assert list(score) == ["Effusion"] and 0.0 <= score["Effusion"] <= 1.0
     assert Prediction(labels).extra_record([("Effusion", "Pleural Effusion", N)]) == {}
 
 
