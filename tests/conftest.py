@@ -61,3 +61,13 @@ def _at_most(seconds: int) -> Iterator[None]:
 def at_most() -> Callable[[int], AbstractContextManager[None]]:
     """``with at_most(seconds):`` fails the test (rather than hanging) when its body runs longer."""
     return _at_most
+
+
+@pytest.fixture
+def no_service_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Service settings come from the test, not from the environment running it (REPORTLAB_* unset)."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("REPORTLAB_"):
+            monkeypatch.delenv(name)

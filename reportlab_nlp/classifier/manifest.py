@@ -10,7 +10,6 @@ without torch.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -22,6 +21,7 @@ from typing import Any
 from .._version import __version__
 from ..constants import MODEL_MANIFEST
 from ..errors import ExtraNotInstalledError, ModelError, ModelIntegrityError
+from ..io.digest import sha256_file
 from ..types import LabelValue
 
 CLASSES: tuple[str, ...] = ("blank", "positive", "negative", "uncertain")
@@ -107,15 +107,6 @@ def base_model_version() -> str | None:
         return importlib.metadata.version(BASE_PACKAGE)
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
-    """The sha256 of a file's bytes, as 64 hex digits."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def file_record(path: Path) -> dict[str, Any]:

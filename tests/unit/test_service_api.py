@@ -40,14 +40,7 @@ KEY = "unit-test-key-9f8e7d"
 MakeClient = Callable[..., TestClient]
 
 
-@pytest.fixture(autouse=True)
-def _no_service_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The settings of these tests come from the tests, not from the environment running them."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("REPORTLAB_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_service_env")
 
 
 @pytest.fixture(scope="module")

@@ -39,13 +39,7 @@ SCHEMAS = {
 }  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _no_service_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("REPORTLAB_"):
-            monkeypatch.delenv(name)
+pytestmark = pytest.mark.usefixtures("no_service_env")
 
 
 @pytest.fixture(scope="module")
